@@ -1,0 +1,300 @@
+#include "profiles/writer.h"
+
+#include <fmt/format.h>
+
+#include <future>
+
+#include "base/crypto.h"
+#include "base/json_text.h"
+#include "base/log.h"
+
+namespace tp::profiles {
+
+using storage::IdentityKind;
+using storage::ProfileId;
+using storage::WriteTransaction;
+
+namespace {
+// Bounds the work of one transaction so a flood cannot hold every request behind one commit.
+constexpr size_t kMaxMessagesPerCommit = 20000;
+}  // namespace
+
+// Runs `on_error` with the failed status and returns, when `expr` (Status or Result) failed.
+#define TP_TRY_OR(on_error, expr)               \
+  do {                                          \
+    auto&& tp_status_ = (expr);                 \
+    if (!tp_status_.is_ok()) {                  \
+      on_error(tp_status_.status());            \
+      return;                                   \
+    }                                           \
+  } while (0)
+
+Result<std::unique_ptr<ProfileWriter>> ProfileWriter::create(storage::Store& store, const Clock& clock,
+                                                             MetricsRegistry& metrics) {
+  TP_ASSIGN(std::string salt, store.secret("erasure_salt"));
+  auto writer = std::unique_ptr<ProfileWriter>(new ProfileWriter(store, clock, metrics, std::move(salt)));
+  storage::ReaderPool pool(store);
+  TP_TRY(pool.with_reader([&](storage::Reader& r) -> Status {
+    TP_ASSIGN(auto hashes, r.erased_hashes());
+    writer->erased_.insert(hashes.begin(), hashes.end());
+    return Status::ok();
+  }));
+  return writer;
+}
+
+ProfileWriter::ProfileWriter(storage::Store& store, const Clock& clock, MetricsRegistry& metrics, std::string salt)
+    : store_(store),
+      clock_(clock),
+      salt_(std::move(salt)),
+      events_stored_(metrics.counter("touchpoint_events_stored_total", "Events written to profiles")),
+      events_duplicate_(metrics.counter("touchpoint_events_duplicate_total",
+                                        "Events ignored because their messageId was seen before")),
+      events_dropped_erased_(metrics.counter("touchpoint_events_erased_dropped_total",
+                                             "Events dropped because the person was erased")),
+      commit_seconds_(metrics.histogram("touchpoint_commit_seconds", "Duration of durable group commits",
+                                        latency_bounds())),
+      group_size_(metrics.histogram("touchpoint_commit_group_requests", "Requests sharing one commit",
+                                    {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024})),
+      queue_depth_(metrics.gauge("touchpoint_write_queue_depth", "Requests waiting for the writer")) {}
+
+ProfileWriter::~ProfileWriter() { stop(); }
+
+void ProfileWriter::start() {
+  if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
+}
+
+void ProfileWriter::stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void ProfileWriter::enqueue(Job job) {
+  {
+    std::unique_lock lock(mu_);
+    if (!stopping_) {
+      queue_.push_back(std::move(job));
+      queue_depth_.set(static_cast<long long>(queue_.size()));
+      lock.unlock();
+      cv_.notify_one();
+      return;
+    }
+  }
+  job.outcome.status = unavailable("the server is shutting down");
+  job.done(job.outcome);
+}
+
+void ProfileWriter::submit(std::vector<ingest::Message> messages, Done done) {
+  enqueue(Job{std::move(messages), {}, std::move(done), {}, {}});
+}
+
+void ProfileWriter::erase(std::string user_id, Done done) {
+  enqueue(Job{{}, std::move(user_id), std::move(done), {}, {}});
+}
+
+WriteOutcome ProfileWriter::submit_and_wait(std::vector<ingest::Message> messages) {
+  std::promise<WriteOutcome> p;
+  submit(std::move(messages), [&p](const WriteOutcome& o) { p.set_value(o); });
+  return p.get_future().get();
+}
+
+WriteOutcome ProfileWriter::erase_and_wait(std::string user_id) {
+  std::promise<WriteOutcome> p;
+  erase(std::move(user_id), [&p](const WriteOutcome& o) { p.set_value(o); });
+  return p.get_future().get();
+}
+
+void ProfileWriter::run() {
+  std::vector<Job> group;
+  while (true) {
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping, and everything is drained
+      size_t messages = 0;
+      while (!queue_.empty() && (group.empty() || messages < kMaxMessagesPerCommit)) {
+        messages += queue_.front().messages.size() + 1;
+        group.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+      queue_depth_.set(static_cast<long long>(queue_.size()));
+    }
+    apply_group(group);
+    for (auto& job : group) job.done(job.outcome);
+    group.clear();
+  }
+}
+
+void ProfileWriter::apply_group(std::vector<Job>& jobs) {
+  auto started = std::chrono::steady_clock::now();
+  auto fail_all = [&](const Status& s) {
+    log::error("group commit failed", {{"error", s.message()}, {"requests", std::to_string(jobs.size())}});
+    for (auto& job : jobs) job.outcome = WriteOutcome{s};
+  };
+  auto tx = store_.begin_write();
+  TP_TRY_OR(fail_all, tx);
+  for (auto& job : jobs) {
+    // A savepoint per request: one request's failure leaves the others in the commit.
+    TP_TRY_OR(fail_all, (*tx)->savepoint());
+    Status s = apply_job(**tx, job);
+    if (s.is_ok()) {
+      TP_TRY_OR(fail_all, (*tx)->release_savepoint());
+    } else {
+      TP_TRY_OR(fail_all, (*tx)->rollback_to_savepoint());
+      job.outcome = WriteOutcome{s};
+      job.erased_hashes.clear();
+    }
+  }
+  TP_TRY_OR(fail_all, (*tx)->commit());
+  for (auto& job : jobs) {
+    for (auto& hash : job.erased_hashes) erased_.insert(std::move(hash));
+  }
+  tx = Result<std::unique_ptr<WriteTransaction>>(unavailable("committed"));  // releases the writer lock
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  commit_seconds_.observe(seconds);
+  group_size_.observe(static_cast<double>(jobs.size()));
+  for (const auto& job : jobs) {
+    events_stored_.add(job.outcome.stored);
+    events_duplicate_.add(job.outcome.duplicates);
+    events_dropped_erased_.add(job.outcome.erased);
+  }
+}
+
+Status ProfileWriter::apply_job(WriteTransaction& tx, Job& job) {
+  if (!job.erase_user_id.empty()) return erase_person(tx, job.erase_user_id, job.erased_hashes);
+  WriteOutcome out;
+  for (const auto& m : job.messages) TP_TRY(apply_message(tx, m, out));
+  job.outcome = out;
+  return Status::ok();
+}
+
+Status ProfileWriter::apply_message(WriteTransaction& tx, const ingest::Message& m, WriteOutcome& out) {
+  if (is_erased(m)) {
+    ++out.erased;
+    return Status::ok();
+  }
+  TP_ASSIGN(bool seen, tx.has_message(m.message_id));
+  if (seen) {
+    ++out.duplicates;
+    return Status::ok();
+  }
+  TP_ASSIGN(ProfileId profile, resolve(tx, m));
+  TP_TRY(tx.insert_event({profile, m.message_id, ingest::type_name(m.type), m.event, m.timestamp, m.received_at,
+                          m.body}));
+  if (m.type == ingest::MessageType::kIdentify) {
+    for (const auto& t : m.traits) TP_TRY(tx.upsert_trait(profile, t.name, t.json, m.timestamp));
+  } else if (m.type == ingest::MessageType::kGroup) {
+    std::string traits = "{";
+    for (const auto& t : m.traits) {
+      if (traits.size() > 1) traits.push_back(',');
+      append_json_string(traits, t.name);
+      traits.push_back(':');
+      traits += t.json;
+    }
+    traits.push_back('}');
+    TP_TRY(tx.upsert_group(profile, m.group_id, traits, m.timestamp));
+  }
+  for (const auto& [category, granted] : m.consent) TP_TRY(tx.upsert_consent(profile, category, granted, m.timestamp));
+  ++out.stored;
+  return Status::ok();
+}
+
+// Identity resolution; the rules are written down in docs/identity.md.
+Result<ProfileId> ProfileWriter::resolve(WriteTransaction& tx, const ingest::Message& m) {
+  Timestamp now = clock_.now();
+  if (m.type == ingest::MessageType::kAlias) {
+    // previousId (an anonymousId or an earlier userId) joins the profile of userId.
+    TP_ASSIGN(auto target, tx.find_identity(IdentityKind::kUser, m.user_id));
+    TP_ASSIGN(auto source, tx.find_identity(IdentityKind::kUser, m.previous_id));
+    if (!source) {
+      TP_ASSIGN(source, tx.find_identity(IdentityKind::kAnonymous, m.previous_id));
+    }
+    if (!target) {
+      if (source) {
+        TP_ASSIGN(std::string primary, tx.primary_user(*source));
+        if (primary.empty()) TP_TRY(tx.set_primary_user(*source, m.user_id));
+        TP_TRY(tx.link_identity(IdentityKind::kUser, m.user_id, *source));
+        return *source;
+      }
+      TP_ASSIGN(ProfileId created, tx.create_profile(m.user_id, now));
+      TP_TRY(tx.link_identity(IdentityKind::kUser, m.user_id, created));
+      TP_TRY(tx.link_identity(IdentityKind::kAnonymous, m.previous_id, created));
+      return created;
+    }
+    if (source && *source != *target) TP_TRY(tx.merge_profiles(*source, *target));
+    if (!source) TP_TRY(tx.link_identity(IdentityKind::kAnonymous, m.previous_id, *target));
+    return *target;
+  }
+
+  std::optional<ProfileId> by_user, by_anon;
+  if (!m.user_id.empty()) {
+    TP_ASSIGN(by_user, tx.find_identity(IdentityKind::kUser, m.user_id));
+  }
+  if (!m.anonymous_id.empty()) {
+    TP_ASSIGN(by_anon, tx.find_identity(IdentityKind::kAnonymous, m.anonymous_id));
+  }
+  if (m.user_id.empty()) {
+    if (by_anon) return *by_anon;
+    TP_ASSIGN(ProfileId created, tx.create_profile("", now));
+    TP_TRY(tx.link_identity(IdentityKind::kAnonymous, m.anonymous_id, created));
+    return created;
+  }
+  // An anonymous profile (no userId yet) joins the known person; an anonymousId already used
+  // by another known person (a shared device) stays where it is.
+  bool anon_is_anonymous = false;
+  if (by_anon) {
+    TP_ASSIGN(std::string primary, tx.primary_user(*by_anon));
+    anon_is_anonymous = primary.empty();
+  }
+  if (!by_user) {
+    if (by_anon && anon_is_anonymous) {
+      TP_TRY(tx.set_primary_user(*by_anon, m.user_id));
+      TP_TRY(tx.link_identity(IdentityKind::kUser, m.user_id, *by_anon));
+      return *by_anon;
+    }
+    TP_ASSIGN(ProfileId created, tx.create_profile(m.user_id, now));
+    TP_TRY(tx.link_identity(IdentityKind::kUser, m.user_id, created));
+    if (!m.anonymous_id.empty() && !by_anon) TP_TRY(tx.link_identity(IdentityKind::kAnonymous, m.anonymous_id, created));
+    return created;
+  }
+  if (!m.anonymous_id.empty()) {
+    if (!by_anon) {
+      TP_TRY(tx.link_identity(IdentityKind::kAnonymous, m.anonymous_id, *by_user));
+    } else if (*by_anon != *by_user && anon_is_anonymous) {
+      TP_TRY(tx.merge_profiles(*by_anon, *by_user));
+    }
+  }
+  return *by_user;
+}
+
+Status ProfileWriter::erase_person(WriteTransaction& tx, const std::string& user_id,
+                                  std::vector<std::string>& hashes) {
+  TP_ASSIGN(auto profile, tx.find_identity(IdentityKind::kUser, user_id));
+  if (!profile) return not_found(fmt::format("no profile with userId {}", user_id));
+  TP_ASSIGN(auto ids, tx.identities(*profile));
+  for (const auto& id : ids) {
+    std::string hash = identity_hash(id.kind, id.value);
+    TP_TRY(tx.add_erased_hash(hash));
+    hashes.push_back(std::move(hash));
+  }
+  return tx.delete_profile(*profile);
+}
+
+std::string ProfileWriter::identity_hash(IdentityKind kind, std::string_view value) const {
+  return hmac_sha256(salt_, fmt::format("{}:{}", static_cast<int>(kind), value));
+}
+
+bool ProfileWriter::is_erased(const ingest::Message& m) const {
+  if (erased_.empty()) return false;
+  auto hit = [&](IdentityKind kind, const std::string& v) {
+    return !v.empty() && erased_.count(identity_hash(kind, v)) > 0;
+  };
+  return hit(IdentityKind::kUser, m.user_id) || hit(IdentityKind::kAnonymous, m.anonymous_id) ||
+         (m.type == ingest::MessageType::kAlias &&
+          (hit(IdentityKind::kUser, m.previous_id) || hit(IdentityKind::kAnonymous, m.previous_id)));
+}
+
+}  // namespace tp::profiles

@@ -1,0 +1,408 @@
+#include "storage/sqlite_store.h"
+
+#include <fmt/format.h>
+
+#include <mutex>
+
+#include "base/crypto.h"
+#include "storage/sqlite_db.h"
+#include "storage/sqlite_schema.h"
+
+namespace tp::storage {
+namespace {
+
+using sqlite::Database;
+using sqlite::Statement;
+
+std::int64_t ms(Timestamp t) { return t.time_since_epoch().count(); }
+Timestamp from_ms(std::int64_t v) { return Timestamp(Millis(v)); }
+
+Status configure(Database& db) {
+  TP_TRY(db.exec("PRAGMA journal_mode=WAL"));
+  TP_TRY(db.exec("PRAGMA synchronous=FULL"));  // fsync the WAL at every commit
+  TP_TRY(db.exec("PRAGMA cache_size=-65536"));  // 64 MiB page cache
+  TP_TRY(db.exec("PRAGMA temp_store=MEMORY"));
+  TP_TRY(db.exec("PRAGMA mmap_size=268435456"));
+  return Status::ok();
+}
+
+// Statements of the hot write path, prepared once on the write connection.
+struct WriteStatements {
+  Statement find_identity, create_profile, primary_user, set_primary_user, link_identity, identities,
+      has_message, insert_event, upsert_trait, upsert_consent, upsert_group, add_erased;
+
+  static Result<WriteStatements> prepare(Database& db) {
+    WriteStatements s;
+    TP_ASSIGN(s.find_identity, db.prepare("SELECT profile_id FROM identities WHERE kind=? AND value=?"));
+    TP_ASSIGN(s.create_profile, db.prepare("INSERT INTO profiles(user_id, created_at) VALUES(?, ?)"));
+    TP_ASSIGN(s.primary_user, db.prepare("SELECT user_id FROM profiles WHERE id=?"));
+    TP_ASSIGN(s.set_primary_user, db.prepare("UPDATE profiles SET user_id=? WHERE id=?"));
+    TP_ASSIGN(s.link_identity, db.prepare(
+        "INSERT INTO identities(kind, value, profile_id) VALUES(?, ?, ?) "
+        "ON CONFLICT(kind, value) DO UPDATE SET profile_id=excluded.profile_id"));
+    TP_ASSIGN(s.identities, db.prepare("SELECT kind, value FROM identities WHERE profile_id=? ORDER BY kind, value"));
+    TP_ASSIGN(s.has_message, db.prepare("SELECT 1 FROM events WHERE message_id=?"));
+    TP_ASSIGN(s.insert_event, db.prepare(
+        "INSERT INTO events(profile_id, message_id, type, event, ts, received_at, body) VALUES(?,?,?,?,?,?,?)"));
+    TP_ASSIGN(s.upsert_trait, db.prepare(
+        "INSERT INTO traits(profile_id, name, value, updated) VALUES(?,?,?,?) "
+        "ON CONFLICT(profile_id, name) DO UPDATE SET value=excluded.value, updated=excluded.updated "
+        "WHERE excluded.updated >= traits.updated"));
+    TP_ASSIGN(s.upsert_consent, db.prepare(
+        "INSERT INTO consent(profile_id, category, granted, updated) VALUES(?,?,?,?) "
+        "ON CONFLICT(profile_id, category) DO UPDATE SET granted=excluded.granted, updated=excluded.updated "
+        "WHERE excluded.updated >= consent.updated"));
+    TP_ASSIGN(s.upsert_group, db.prepare(
+        "INSERT INTO group_memberships(profile_id, group_id, traits, updated) VALUES(?,?,?,?) "
+        "ON CONFLICT(profile_id, group_id) DO UPDATE SET traits=excluded.traits, updated=excluded.updated "
+        "WHERE excluded.updated >= group_memberships.updated"));
+    TP_ASSIGN(s.add_erased, db.prepare("INSERT OR IGNORE INTO erased_identities(hash) VALUES(?)"));
+    return s;
+  }
+};
+
+Result<std::vector<Identity>> read_identities(Statement& q, ProfileId profile) {
+  q.bind(1, profile);
+  std::vector<Identity> out;
+  while (true) {
+    auto row = q.step();
+    if (!row.is_ok()) return row.status();
+    if (!*row) break;
+    out.push_back({static_cast<IdentityKind>(q.column_int(0)), std::string(q.column_text(1))});
+  }
+  q.reset();
+  return out;
+}
+
+Result<std::optional<ProfileId>> lookup_identity(Statement& q, IdentityKind kind, std::string_view value) {
+  q.bind(1, static_cast<std::int64_t>(kind)).bind(2, value);
+  auto row = q.step();
+  std::optional<ProfileId> out;
+  if (row.is_ok() && *row) out = q.column_int(0);
+  q.reset();
+  if (!row.is_ok()) return row.status();
+  return out;
+}
+
+class SqliteStore;
+
+class SqliteWriteTransaction final : public WriteTransaction {
+ public:
+  SqliteWriteTransaction(Database& db, WriteStatements& s, std::unique_lock<std::mutex> lock)
+      : db_(db), s_(s), lock_(std::move(lock)) {}
+  ~SqliteWriteTransaction() override {
+    if (!done_) (void)db_.exec("ROLLBACK");
+  }
+
+  Result<std::optional<ProfileId>> find_identity(IdentityKind kind, std::string_view value) override {
+    return lookup_identity(s_.find_identity, kind, value);
+  }
+
+  Result<ProfileId> create_profile(std::string_view user_id, Timestamp now) override {
+    if (user_id.empty())
+      s_.create_profile.bind_null(1);
+    else
+      s_.create_profile.bind(1, user_id);
+    TP_TRY(s_.create_profile.bind(2, ms(now)).run());
+    return db_.last_insert_rowid();
+  }
+
+  Result<std::string> primary_user(ProfileId profile) override {
+    auto& q = s_.primary_user;
+    q.bind(1, profile);
+    auto row = q.step();
+    std::string out;
+    if (row.is_ok() && *row) out = std::string(q.column_text(0));
+    q.reset();
+    if (!row.is_ok()) return row.status();
+    return out;
+  }
+
+  Status set_primary_user(ProfileId profile, std::string_view user_id) override {
+    return s_.set_primary_user.bind(1, user_id).bind(2, profile).run();
+  }
+
+  Status link_identity(IdentityKind kind, std::string_view value, ProfileId profile) override {
+    return s_.link_identity.bind(1, static_cast<std::int64_t>(kind)).bind(2, value).bind(3, profile).run();
+  }
+
+  Result<std::vector<Identity>> identities(ProfileId profile) override {
+    return read_identities(s_.identities, profile);
+  }
+
+  Result<bool> has_message(std::string_view message_id) override {
+    auto& q = s_.has_message;
+    q.bind(1, message_id);
+    auto row = q.step();
+    q.reset();
+    return row;
+  }
+
+  Status insert_event(const EventRow& e) override {
+    auto& q = s_.insert_event;
+    q.bind(1, e.profile).bind(2, e.message_id).bind(3, e.type);
+    if (e.event.empty())
+      q.bind_null(4);
+    else
+      q.bind(4, e.event);
+    return q.bind(5, ms(e.timestamp)).bind(6, ms(e.received_at)).bind(7, e.body).run();
+  }
+
+  Status upsert_trait(ProfileId p, std::string_view name, std::string_view json, Timestamp t) override {
+    return s_.upsert_trait.bind(1, p).bind(2, name).bind(3, json).bind(4, ms(t)).run();
+  }
+
+  Status upsert_consent(ProfileId p, std::string_view category, bool granted, Timestamp t) override {
+    return s_.upsert_consent.bind(1, p).bind(2, category).bind(3, std::int64_t{granted}).bind(4, ms(t)).run();
+  }
+
+  Status upsert_group(ProfileId p, std::string_view group_id, std::string_view traits, Timestamp t) override {
+    return s_.upsert_group.bind(1, p).bind(2, group_id).bind(3, traits).bind(4, ms(t)).run();
+  }
+
+  Status merge_profiles(ProfileId from, ProfileId into) override {
+    // Keyed rows: copy over with last-write-wins, then drop the source rows.
+    static const char* kSql[] = {
+        "INSERT INTO traits(profile_id, name, value, updated) SELECT ?2, name, value, updated FROM traits "
+        "WHERE profile_id=?1 ON CONFLICT(profile_id, name) DO UPDATE SET value=excluded.value, "
+        "updated=excluded.updated WHERE excluded.updated > traits.updated",
+        "DELETE FROM traits WHERE profile_id=?1",
+        "INSERT INTO consent(profile_id, category, granted, updated) SELECT ?2, category, granted, updated "
+        "FROM consent WHERE profile_id=?1 ON CONFLICT(profile_id, category) DO UPDATE SET "
+        "granted=excluded.granted, updated=excluded.updated WHERE excluded.updated > consent.updated",
+        "DELETE FROM consent WHERE profile_id=?1",
+        "INSERT INTO group_memberships(profile_id, group_id, traits, updated) SELECT ?2, group_id, traits, "
+        "updated FROM group_memberships WHERE profile_id=?1 ON CONFLICT(profile_id, group_id) DO UPDATE SET "
+        "traits=excluded.traits, updated=excluded.updated WHERE excluded.updated > group_memberships.updated",
+        "DELETE FROM group_memberships WHERE profile_id=?1",
+        "UPDATE events SET profile_id=?2 WHERE profile_id=?1",
+        "UPDATE identities SET profile_id=?2 WHERE profile_id=?1",
+        "DELETE FROM profiles WHERE id=?1",
+    };
+    return run_all(kSql, from, into);
+  }
+
+  Status delete_profile(ProfileId profile) override {
+    static const char* kSql[] = {
+        "DELETE FROM traits WHERE profile_id=?1",
+        "DELETE FROM consent WHERE profile_id=?1",
+        "DELETE FROM group_memberships WHERE profile_id=?1",
+        "DELETE FROM events WHERE profile_id=?1",
+        "DELETE FROM identities WHERE profile_id=?1",
+        "DELETE FROM profiles WHERE id=?1",
+    };
+    return run_all(kSql, profile, 0);
+  }
+
+  Status add_erased_hash(std::string_view hash) override { return s_.add_erased.bind_blob(1, hash).run(); }
+
+  Status savepoint() override { return db_.exec("SAVEPOINT part"); }
+  Status release_savepoint() override { return db_.exec("RELEASE part"); }
+  Status rollback_to_savepoint() override {
+    TP_TRY(db_.exec("ROLLBACK TO part"));
+    return db_.exec("RELEASE part");
+  }
+
+  Status commit() override {
+    Status s = db_.exec("COMMIT");
+    done_ = s.is_ok();
+    return s;
+  }
+
+ private:
+  template <size_t N>
+  Status run_all(const char* (&sqls)[N], std::int64_t a, std::int64_t b) {
+    for (const char* sql : sqls) {
+      TP_ASSIGN(Statement q, db_.prepare(sql));
+      q.bind(1, a);
+      if (std::string_view(sql).find("?2") != std::string_view::npos) q.bind(2, b);
+      TP_TRY(q.run());
+    }
+    return Status::ok();
+  }
+
+  Database& db_;
+  WriteStatements& s_;
+  std::unique_lock<std::mutex> lock_;
+  bool done_ = false;
+};
+
+class SqliteReader final : public Reader {
+ public:
+  static Result<std::unique_ptr<Reader>> open(const std::string& path) {
+    TP_ASSIGN(auto db, Database::open(path, Database::Mode::kReadWrite));
+    TP_TRY(db->exec("PRAGMA mmap_size=268435456"));
+    auto r = std::unique_ptr<SqliteReader>(new SqliteReader(std::move(db)));
+    TP_ASSIGN(r->find_identity_, r->db_->prepare("SELECT profile_id FROM identities WHERE kind=? AND value=?"));
+    TP_ASSIGN(r->timeline_, r->db_->prepare(
+        "SELECT seq, ts, body FROM events WHERE profile_id=? AND (ts, seq) < (?, ?) "
+        "ORDER BY ts DESC, seq DESC LIMIT ?"));
+    TP_ASSIGN(r->identities_, r->db_->prepare("SELECT kind, value FROM identities WHERE profile_id=? ORDER BY kind, value"));
+    return std::unique_ptr<Reader>(std::move(r));
+  }
+
+  Result<std::optional<ProfileId>> find_identity(IdentityKind kind, std::string_view value) override {
+    return lookup_identity(find_identity_, kind, value);
+  }
+
+  Result<ProfileRecord> profile(ProfileId id) override {
+    // One read transaction, so the parts agree with each other.
+    TP_TRY(db_->exec("BEGIN"));
+    auto r = read_profile(id);
+    (void)db_->exec("COMMIT");
+    return r;
+  }
+
+  Result<std::vector<TimelineEntry>> timeline(ProfileId id, std::optional<TimelineCursor> before,
+                                              int limit) override {
+    auto& q = timeline_;
+    q.bind(1, id);
+    q.bind(2, before ? ms(before->timestamp) : INT64_MAX).bind(3, before ? before->seq : INT64_MAX);
+    q.bind(4, std::int64_t{limit});
+    std::vector<TimelineEntry> out;
+    while (true) {
+      auto row = q.step();
+      if (!row.is_ok()) return row.status();
+      if (!*row) break;
+      out.push_back({q.column_int(0), from_ms(q.column_int(1)), std::string(q.column_text(2))});
+    }
+    q.reset();
+    return out;
+  }
+
+  Result<std::optional<ApiKey>> find_key(std::string_view key_hash) override {
+    TP_ASSIGN(Statement q, db_->prepare("SELECT kind, name FROM api_keys WHERE hash=?"));
+    q.bind_blob(1, key_hash);
+    TP_ASSIGN(bool found, q.step());
+    if (!found) return std::optional<ApiKey>();
+    return std::optional<ApiKey>(ApiKey{q.column_text(0) == "admin" ? KeyKind::kAdmin : KeyKind::kWrite,
+                                        std::string(q.column_text(1))});
+  }
+
+  Result<std::vector<std::string>> erased_hashes() override {
+    TP_ASSIGN(Statement q, db_->prepare("SELECT hash FROM erased_identities"));
+    std::vector<std::string> out;
+    while (true) {
+      TP_ASSIGN(bool row, q.step());
+      if (!row) break;
+      out.emplace_back(q.column_text(0));
+    }
+    return out;
+  }
+
+ private:
+  explicit SqliteReader(std::unique_ptr<Database> db) : db_(std::move(db)) {}
+
+  Result<ProfileRecord> read_profile(ProfileId id) {
+    ProfileRecord p;
+    p.id = id;
+    {
+      TP_ASSIGN(Statement q, db_->prepare("SELECT user_id FROM profiles WHERE id=?"));
+      q.bind(1, id);
+      TP_ASSIGN(bool found, q.step());
+      if (!found) return not_found("profile not found");
+      p.user_id = std::string(q.column_text(0));
+    }
+    TP_ASSIGN(p.identities, read_identities(identities_, id));
+    {
+      TP_ASSIGN(Statement q, db_->prepare("SELECT name, value, updated FROM traits WHERE profile_id=? ORDER BY name"));
+      q.bind(1, id);
+      while (true) {
+        TP_ASSIGN(bool row, q.step());
+        if (!row) break;
+        p.traits.push_back({std::string(q.column_text(0)), std::string(q.column_text(1)), from_ms(q.column_int(2))});
+      }
+    }
+    {
+      TP_ASSIGN(Statement q, db_->prepare("SELECT category, granted, updated FROM consent WHERE profile_id=? ORDER BY category"));
+      q.bind(1, id);
+      while (true) {
+        TP_ASSIGN(bool row, q.step());
+        if (!row) break;
+        p.consent.push_back({std::string(q.column_text(0)), q.column_int(1) != 0, from_ms(q.column_int(2))});
+      }
+    }
+    {
+      TP_ASSIGN(Statement q, db_->prepare(
+          "SELECT group_id, traits, updated FROM group_memberships WHERE profile_id=? ORDER BY group_id"));
+      q.bind(1, id);
+      while (true) {
+        TP_ASSIGN(bool row, q.step());
+        if (!row) break;
+        p.groups.push_back({std::string(q.column_text(0)), std::string(q.column_text(1)), from_ms(q.column_int(2))});
+      }
+    }
+    {
+      TP_ASSIGN(Statement q, db_->prepare(
+          "SELECT (SELECT ts FROM events WHERE profile_id=?1 ORDER BY ts ASC LIMIT 1), "
+          "(SELECT ts FROM events WHERE profile_id=?1 ORDER BY ts DESC LIMIT 1)"));
+      q.bind(1, id);
+      TP_ASSIGN(bool row, q.step());
+      if (row && !q.column_is_null(0)) {
+        p.first_seen = from_ms(q.column_int(0));
+        p.last_seen = from_ms(q.column_int(1));
+      }
+    }
+    return p;
+  }
+
+  std::unique_ptr<Database> db_;
+  Statement find_identity_, timeline_, identities_;
+};
+
+class SqliteStore final : public Store {
+ public:
+  static Result<std::unique_ptr<Store>> open(const std::string& data_dir) {
+    std::string path = data_dir + "/touchpoint.db";
+    TP_ASSIGN(auto db, Database::open(path, Database::Mode::kReadWrite));
+    TP_TRY(configure(*db));
+    TP_TRY(sqlite::migrate(*db, SystemClock().now()));
+    TP_ASSIGN(auto statements, WriteStatements::prepare(*db));
+    auto store = std::unique_ptr<SqliteStore>(new SqliteStore(path, std::move(db)));
+    store->statements_ = std::make_unique<WriteStatements>(std::move(statements));
+    return std::unique_ptr<Store>(std::move(store));
+  }
+
+  Result<std::unique_ptr<WriteTransaction>> begin_write() override {
+    std::unique_lock lock(write_mu_);
+    TP_TRY(db_->exec("BEGIN IMMEDIATE"));
+    return std::unique_ptr<WriteTransaction>(new SqliteWriteTransaction(*db_, *statements_, std::move(lock)));
+  }
+
+  Result<std::unique_ptr<Reader>> open_reader() override { return SqliteReader::open(path_); }
+
+  Status create_key(std::string_view key_hash, KeyKind kind, std::string_view name, Timestamp now) override {
+    std::lock_guard lock(write_mu_);
+    TP_ASSIGN(Statement q, db_->prepare("INSERT INTO api_keys(hash, kind, name, created_at) VALUES(?,?,?,?)"));
+    return q.bind_blob(1, key_hash).bind(2, kind == KeyKind::kAdmin ? "admin" : "write").bind(3, name)
+        .bind(4, ms(now)).run();
+  }
+
+  Result<std::string> secret(std::string_view name) override {
+    std::lock_guard lock(write_mu_);
+    std::string fresh = random_bytes(32);
+    TP_ASSIGN(Statement insert, db_->prepare("INSERT OR IGNORE INTO settings(name, value) VALUES(?, ?)"));
+    TP_TRY(insert.bind(1, name).bind_blob(2, fresh).run());
+    TP_ASSIGN(Statement q, db_->prepare("SELECT value FROM settings WHERE name=?"));
+    q.bind(1, name);
+    TP_ASSIGN(bool found, q.step());
+    if (!found) return internal_error(fmt::format("setting {} vanished", name));
+    return std::string(q.column_text(0));
+  }
+
+ private:
+  SqliteStore(std::string path, std::unique_ptr<Database> db) : path_(std::move(path)), db_(std::move(db)) {}
+
+  std::string path_;
+  std::mutex write_mu_;                          // one writer at a time
+  std::unique_ptr<Database> db_;                 // GUARDED_BY(write_mu_)
+  std::unique_ptr<WriteStatements> statements_;  // GUARDED_BY(write_mu_)
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& data_dir) { return SqliteStore::open(data_dir); }
+
+int sqlite_schema_version() { return sqlite::latest_version(); }
+
+}  // namespace tp::storage

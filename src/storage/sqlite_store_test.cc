@@ -1,0 +1,126 @@
+#include "storage/sqlite_store.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "base/time_format.h"
+
+namespace tp::storage {
+namespace {
+
+class SqliteStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("tp-store-" + std::to_string(::getpid()) + "-" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    auto s = open_sqlite_store(dir_.string());
+    ASSERT_TRUE(s.is_ok()) << s.status().message();
+    store_ = std::move(s).value();
+  }
+  void TearDown() override {
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  static Timestamp at(const char* iso) { return *parse_iso8601(iso); }
+
+  std::filesystem::path dir_;
+  std::unique_ptr<Store> store_;
+};
+
+TEST_F(SqliteStoreTest, TraitsAreLastWriteWinsByEventTime) {
+  auto tx = store_->begin_write();
+  ASSERT_TRUE(tx.is_ok());
+  auto& w = **tx;
+  ProfileId p = *w.create_profile("u1", at("2026-01-01T00:00:00Z"));
+  ASSERT_TRUE(w.link_identity(IdentityKind::kUser, "u1", p).is_ok());
+  ASSERT_TRUE(w.upsert_trait(p, "city", "\"Oslo\"", at("2026-01-02T00:00:00Z")).is_ok());
+  ASSERT_TRUE(w.upsert_trait(p, "city", "\"Malmö\"", at("2026-01-01T00:00:00Z")).is_ok());  // older: ignored
+  ASSERT_TRUE(w.upsert_trait(p, "plan", "\"gold\"", at("2026-01-01T00:00:00Z")).is_ok());
+  ASSERT_TRUE(w.commit().is_ok());
+  tx = Result<std::unique_ptr<WriteTransaction>>(internal_error("released"));
+
+  auto reader = store_->open_reader();
+  ASSERT_TRUE(reader.is_ok());
+  auto found = (*reader)->find_identity(IdentityKind::kUser, "u1");
+  ASSERT_TRUE(found.is_ok() && found->has_value());
+  auto rec = (*reader)->profile(**found);
+  ASSERT_TRUE(rec.is_ok()) << rec.status().message();
+  ASSERT_EQ(rec->traits.size(), 2u);
+  EXPECT_EQ(rec->traits[0].name, "city");
+  EXPECT_EQ(rec->traits[0].json, "\"Oslo\"");
+}
+
+TEST_F(SqliteStoreTest, TimelinePagesNewestFirst) {
+  {
+    auto tx = store_->begin_write();
+    auto& w = **tx;
+    ProfileId p = *w.create_profile("u1", at("2026-01-01T00:00:00Z"));
+    ASSERT_TRUE(w.link_identity(IdentityKind::kUser, "u1", p).is_ok());
+    for (int i = 0; i < 5; ++i) {
+      std::string id = "m" + std::to_string(i);
+      // Two events share a timestamp: the arrival order breaks the tie.
+      Timestamp t = at("2026-01-01T00:00:00Z") + Millis(i / 2 * 1000);
+      ASSERT_TRUE(w.insert_event({p, id, "track", "E", t, t, "{}"}).is_ok());
+    }
+    ASSERT_TRUE(w.has_message("m3").value());
+    ASSERT_FALSE(w.has_message("m9").value());
+    ASSERT_TRUE(w.commit().is_ok());
+  }
+  auto reader = std::move(store_->open_reader()).value();
+  ProfileId p = reader->find_identity(IdentityKind::kUser, "u1").value().value();
+  auto page1 = reader->timeline(p, std::nullopt, 3).value();
+  ASSERT_EQ(page1.size(), 3u);
+  EXPECT_EQ(page1[0].seq, 5);
+  EXPECT_EQ(page1[1].seq, 4);
+  EXPECT_EQ(page1[2].seq, 3);
+  auto page2 = reader->timeline(p, TimelineCursor{page1.back().timestamp, page1.back().seq}, 3).value();
+  ASSERT_EQ(page2.size(), 2u);
+  EXPECT_EQ(page2[0].seq, 2);
+  EXPECT_EQ(page2[1].seq, 1);
+}
+
+TEST_F(SqliteStoreTest, MergeMovesEverythingAndLaterTraitWins) {
+  ProfileId a, b;
+  {
+    auto tx = store_->begin_write();
+    auto& w = **tx;
+    a = *w.create_profile("", at("2026-01-01T00:00:00Z"));
+    b = *w.create_profile("u1", at("2026-01-01T00:00:00Z"));
+    ASSERT_TRUE(w.link_identity(IdentityKind::kAnonymous, "anon", a).is_ok());
+    ASSERT_TRUE(w.link_identity(IdentityKind::kUser, "u1", b).is_ok());
+    ASSERT_TRUE(w.upsert_trait(a, "city", "\"Bergen\"", at("2026-01-03T00:00:00Z")).is_ok());
+    ASSERT_TRUE(w.upsert_trait(b, "city", "\"Oslo\"", at("2026-01-02T00:00:00Z")).is_ok());
+    ASSERT_TRUE(w.insert_event({a, "m1", "page", "", at("2026-01-01T00:00:00Z"), at("2026-01-01T00:00:00Z"), "{}"}).is_ok());
+    ASSERT_TRUE(w.merge_profiles(a, b).is_ok());
+    ASSERT_TRUE(w.commit().is_ok());
+  }
+  auto reader = std::move(store_->open_reader()).value();
+  EXPECT_EQ(reader->find_identity(IdentityKind::kAnonymous, "anon").value(), std::optional<ProfileId>(b));
+  auto rec = reader->profile(b).value();
+  EXPECT_EQ(rec.traits.at(0).json, "\"Bergen\"");
+  EXPECT_EQ(reader->timeline(b, std::nullopt, 10).value().size(), 1u);
+  EXPECT_EQ(reader->profile(a).status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(SqliteStoreTest, ReopenKeepsDataAndSchema) {
+  ASSERT_TRUE(store_->create_key("hash", KeyKind::kAdmin, "ops", at("2026-01-01T00:00:00Z")).is_ok());
+  std::string salt = store_->secret("salt").value();
+  store_.reset();
+  store_ = std::move(open_sqlite_store(dir_.string())).value();
+  EXPECT_EQ(store_->secret("salt").value(), salt);
+  auto key = std::move(store_->open_reader()).value()->find_key("hash").value();
+  ASSERT_TRUE(key.has_value());
+  EXPECT_EQ(key->kind, KeyKind::kAdmin);
+}
+
+TEST_F(SqliteStoreTest, UnwritableDirectoryIsAClearError) {
+  auto s = open_sqlite_store((dir_ / "missing" / "deeper").string());
+  ASSERT_FALSE(s.is_ok());
+  EXPECT_NE(s.status().message().find("cannot open database"), std::string::npos) << s.status().message();
+}
+
+}  // namespace
+}  // namespace tp::storage
