@@ -1,0 +1,33 @@
+// touchpoint: one binary, subcommands (docs/operations.md).
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+#include "cli/commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"Touchpoint: customer-journey automation engine", "touchpoint"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "touchpoint 0.1.0");
+  int exit_status = 0;
+  tp::cli::add_serve(app, exit_status);
+  tp::cli::add_key(app, exit_status);
+  tp::cli::add_import(app, exit_status);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    std::cout << app.help();
+    return 0;
+  } catch (const CLI::CallForAllHelp&) {
+    std::cout << app.help("", CLI::AppFormatMode::All);
+    return 0;
+  } catch (const CLI::CallForVersion& e) {
+    std::cout << e.what() << "\n";
+    return 0;
+  } catch (const CLI::ParseError& e) {
+    // A subcommand's --help is raised from inside it: print that subcommand's help.
+    if (e.get_exit_code() == 0) return app.exit(e);
+    std::cerr << "touchpoint: " << e.what() << " (see touchpoint --help)\n";
+    return 1;
+  }
+  return exit_status;
+}

@@ -1,0 +1,97 @@
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <iostream>
+#include <thread>
+
+#include "base/log.h"
+#include "cli/commands.h"
+#include "http/api.h"
+#include "http/server.h"
+#include "profiles/writer.h"
+#include "storage/sqlite_store.h"
+
+namespace tp::cli {
+namespace {
+
+struct ServeArgs {
+  std::string data = default_data_dir();
+  std::string listen = "127.0.0.1:8710";
+  unsigned threads = 0;
+  unsigned drain_seconds = 30;
+};
+
+// Polls until no request is in flight (or the deadline passes), then stops the io_context.
+void drain(boost::asio::steady_timer& timer, http::HttpServer& server, boost::asio::io_context& io,
+           std::chrono::steady_clock::time_point deadline) {
+  if (server.in_flight() == 0 || std::chrono::steady_clock::now() > deadline) {
+    if (server.in_flight() != 0)
+      log::warn("drain deadline passed", {{"in_flight", std::to_string(server.in_flight())}});
+    io.stop();
+    return;
+  }
+  timer.expires_after(std::chrono::milliseconds(10));
+  timer.async_wait([&, deadline](const boost::system::error_code&) { drain(timer, server, io, deadline); });
+}
+
+int serve(const ServeArgs& args) {
+  auto endpoint = http::parse_listen_address(args.listen);
+  if (!endpoint.is_ok()) return fail(endpoint.status().message());
+  if (!prepare_data_dir(args.data)) return 1;
+  auto store = storage::open_sqlite_store(args.data);
+  if (!store.is_ok()) return fail(store.status().message());
+
+  SystemClock clock;
+  MetricsRegistry metrics;
+  auto writer = profiles::ProfileWriter::create(**store, clock, metrics);
+  if (!writer.is_ok()) return fail(writer.status().message());
+  storage::ReaderPool readers(**store);
+  http::KeyCache keys(readers);
+  http::Api api({readers, **writer, keys, clock, metrics, ingest::Limits{}});
+
+  unsigned threads = args.threads != 0 ? args.threads : std::max(2u, std::thread::hardware_concurrency());
+  boost::asio::io_context io(static_cast<int>(threads));
+  auto server = http::HttpServer::create(io, *endpoint, api);
+  if (!server.is_ok()) return fail(server.status().message());
+
+  (*writer)->start();
+  (*server)->start();
+
+  boost::asio::steady_timer drain_timer(io);
+  boost::asio::signal_set signals(io, SIGTERM, SIGINT);
+  signals.async_wait([&](const boost::system::error_code& ec, int signal) {
+    if (ec) return;
+    log::info("draining", {{"signal", std::to_string(signal)}, {"in_flight", std::to_string((*server)->in_flight())}});
+    (*server)->set_draining();
+    (*server)->stop_accepting();
+    drain(drain_timer, **server, io, std::chrono::steady_clock::now() + std::chrono::seconds(args.drain_seconds));
+  });
+
+  auto local = (*server)->local_endpoint();
+  std::string host = local.address().is_v6() ? "[" + local.address().to_string() + "]" : local.address().to_string();
+  std::cout << "listening on http://" << host << ":" << local.port() << std::endl;
+  log::info("started", {{"listen", host + ":" + std::to_string(local.port())}, {"threads", std::to_string(threads)}});
+
+  std::vector<std::thread> pool;
+  for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&io] { io.run(); });
+  io.run();
+  for (auto& t : pool) t.join();
+  (*writer)->stop();  // every acknowledged write is already durable; this drains the rest
+  log::info("stopped");
+  return 0;
+}
+
+}  // namespace
+
+void add_serve(CLI::App& app, int& exit_status) {
+  auto args = std::make_shared<ServeArgs>();
+  auto* cmd = app.add_subcommand("serve", "Run the server: ingestion API, management API, /healthz, /metrics");
+  cmd->add_option("--data", args->data, "Data directory (env TOUCHPOINT_DATA)")->capture_default_str();
+  cmd->add_option("--listen", args->listen, "HOST:PORT to listen on (port 0 picks a free port)")->capture_default_str();
+  cmd->add_option("--threads", args->threads, "HTTP threads (default: number of cores, at least 2)");
+  cmd->add_option("--drain-seconds", args->drain_seconds, "On SIGTERM, how long to wait for in-flight requests")
+      ->capture_default_str();
+  cmd->callback([args, &exit_status] { exit_status = serve(*args); });
+}
+
+}  // namespace tp::cli
