@@ -20,13 +20,13 @@ int fail(const std::string& message) {
 
 bool prepare_data_dir(const std::string& dir) {
   std::error_code ec;
+  if (std::filesystem::exists(dir, ec) && !std::filesystem::is_directory(dir, ec)) {
+    fail("data directory " + dir + " is not a directory");
+    return false;
+  }
   std::filesystem::create_directories(dir, ec);
   if (ec) {
     fail("cannot create data directory " + dir + ": " + ec.message());
-    return false;
-  }
-  if (!std::filesystem::is_directory(dir)) {
-    fail("data directory " + dir + " is not a directory");
     return false;
   }
   if (::access(dir.c_str(), W_OK | X_OK) != 0) {
