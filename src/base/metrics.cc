@@ -66,7 +66,9 @@ Histogram& MetricsRegistry::histogram(const std::string& name, const std::string
 std::string MetricsRegistry::render() const {
   std::lock_guard lock(mu_);
   std::string out;
-  for (const auto& [name, f] : families_) {
+  for (const auto& entry : families_) {
+    const std::string& name = entry.first;
+    const Family& f = entry.second;
     out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, f.help, name, f.type);
     auto line = [&](const std::string& labels, long long v) {
       if (labels.empty())

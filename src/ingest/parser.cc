@@ -298,13 +298,29 @@ std::string_view type_name(MessageType t) {
 }
 
 size_t json_error_offset(std::string_view text) {
-  try {
-    auto ignored = nlohmann::json::parse(text);
-    (void)ignored;
-  } catch (const nlohmann::json::parse_error& e) {
-    return e.byte > 0 ? e.byte - 1 : 0;  // nlohmann counts from 1
-  }
-  return text.size();  // simdjson's stricter checks (depth, invalid UTF-8): point at the end
+  // A SAX pass that stops at the first error: no exceptions, no DOM.
+  struct Locator final : nlohmann::json::json_sax_t {
+    size_t offset = 0;
+    bool null() override { return true; }
+    bool boolean(bool) override { return true; }
+    bool number_integer(number_integer_t) override { return true; }
+    bool number_unsigned(number_unsigned_t) override { return true; }
+    bool number_float(number_float_t, const string_t&) override { return true; }
+    bool string(string_t&) override { return true; }
+    bool binary(binary_t&) override { return true; }
+    bool start_object(std::size_t) override { return true; }
+    bool key(string_t&) override { return true; }
+    bool end_object() override { return true; }
+    bool start_array(std::size_t) override { return true; }
+    bool end_array() override { return true; }
+    bool parse_error(std::size_t position, const std::string&, const nlohmann::json::exception&) override {
+      offset = position > 0 ? position - 1 : 0;  // nlohmann counts from 1
+      return false;
+    }
+  } locator;
+  locator.offset = text.size();  // simdjson's stricter checks (depth, invalid UTF-8): point at the end
+  nlohmann::json::sax_parse(text, &locator);
+  return locator.offset;
 }
 
 Result<Parsed> parse_single(std::string_view body, MessageType type, Timestamp received_at,

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets with clang and runs each for the given number of seconds
+# (default 20) from the checked-in seed corpus. A crash fails the script and leaves the input
+# in build/fuzz/crashes/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds="${1:-20}"
+cmake --preset fuzz >/dev/null
+cmake --build --preset fuzz --target fuzz_segment_parser fuzz_csv_reader
+mkdir -p build/fuzz/crashes
+for target in segment_parser:segment csv_reader:csv; do
+  name="${target%%:*}"
+  corpus="build/fuzz/corpus/${target##*:}"
+  mkdir -p "$corpus"
+  cp -n fuzz/corpus/"${target##*:}"/* "$corpus"/ 2>/dev/null || true
+  echo "fuzz: $name for ${seconds}s"
+  "build/fuzz/fuzz/fuzz_$name" -max_total_time="$seconds" -print_final_stats=0 \
+    -artifact_prefix=build/fuzz/crashes/ "$corpus" 2>&1 | grep -E "^(#[0-9]+\s+DONE|==[0-9]+==ERROR|SUMMARY)" || true
+  test "${PIPESTATUS[0]}" -eq 0
+done
