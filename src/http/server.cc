@@ -47,6 +47,26 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
     parser_.emplace();
     parser_->body_limit(server_.options_.max_body_bytes);
     stream_.expires_after(server_.options_.idle_timeout);
+    beast_http::async_read_header(stream_, buffer_, *parser_,
+                                  beast::bind_front_handler(&Session::on_header, shared_from_this()));
+  }
+
+  // curl and some HTTP libraries send "Expect: 100-continue" and wait for the interim answer
+  // before sending a body; without it they stall for a second.
+  void on_header(beast::error_code ec, std::size_t) {
+    if (ec) return on_read(ec, 0);
+    if (parser_->get()[beast_http::field::expect] == "100-continue" && !parser_->is_done()) {
+      auto interim = std::make_shared<beast_http::response<beast_http::empty_body>>(beast_http::status::continue_, 11);
+      beast_http::async_write(stream_, *interim, [self = shared_from_this(), interim](beast::error_code ec, std::size_t) {
+        if (ec) return;
+        self->read_body();
+      });
+      return;
+    }
+    read_body();
+  }
+
+  void read_body() {
     beast_http::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&Session::on_read, shared_from_this()));
   }
 
