@@ -6,6 +6,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
+#include <array>
 #include <charconv>
 
 #include "base/log.h"
@@ -122,9 +123,20 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
     if (!keep_alive_) {
       beast::error_code ignored;
       stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-      return;
+      // Lingering close: a client still sending a body we refused (413) would get a reset
+      // instead of our answer if we closed now. Read and discard for a while first.
+      stream_.expires_after(std::chrono::seconds(2));
+      return discard(0);
     }
     read();
+  }
+
+  void discard(std::size_t total) {
+    constexpr std::size_t kMaxDiscard = 16 * 1024 * 1024;
+    if (total > kMaxDiscard) return;
+    stream_.async_read_some(asio::buffer(scratch_), [self = shared_from_this(), total](beast::error_code ec, std::size_t n) {
+      if (!ec) self->discard(total + n);
+    });
   }
 
   beast::tcp_stream stream_;
@@ -132,6 +144,7 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
   HttpServer& server_;
   std::optional<beast_http::request_parser<beast_http::string_body>> parser_;
   Response response_;
+  std::array<char, 16384> scratch_{};
   bool keep_alive_ = true;
   unsigned version_ = 11;
 };
