@@ -31,17 +31,37 @@ constexpr std::array<const char*, 3> kPlans = {"free", "pro", "enterprise"};
 
 }  // namespace
 
-EventFactory::EventFactory(std::string id_prefix, int users, std::uint64_t seed)
-    : prefix_(std::move(id_prefix)), users_(users), state_(seed * 0x9E3779B97F4A7C15ull + 1) {}
+namespace {
+
+// The splitmix64 finaliser: a bijection on 64 bits that scatters nearby inputs.
+std::uint64_t mix(std::uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+std::uint64_t hash(std::string_view s) {
+  std::uint64_t h = 0xCBF29CE484222325ull;  // FNV-1a, then mixed
+  for (unsigned char c : s) h = (h ^ c) * 0x100000001B3ull;
+  return mix(h);
+}
+
+}  // namespace
+
+EventFactory::EventFactory(std::string_view stream, int users)
+    : users_(users), stream_(hash(stream)), state_(mix(stream_ ^ 0x5DEECE66Dull)) {}
 
 std::string EventFactory::user_id(int user) { return fmt::format("user-{:07d}", user); }
 
 // splitmix64: fast, and good enough to spread users; std::mt19937 would dominate a profile.
-std::uint64_t EventFactory::next_random() {
-  std::uint64_t z = (state_ += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
+std::uint64_t EventFactory::next_random() { return mix(state_ += 0x9E3779B97F4A7C15ull); }
+
+// 8-4-4-4-12 hex digits. The first half is a bijection of the counter (unique within the
+// factory, scattered), the second half names the stream (unique across factories).
+void EventFactory::append_message_id(std::string& out) {
+  std::uint64_t hi = mix(counter_++ ^ stream_), lo = stream_;
+  fmt::format_to(std::back_inserter(out), "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}", hi >> 32, (hi >> 16) & 0xFFFF,
+                 hi & 0xFFFF, lo >> 48, lo & 0xFFFFFFFFFFFFull);
 }
 
 int EventFactory::random_user() { return static_cast<int>(next_random() % static_cast<std::uint64_t>(users_)); }
@@ -57,8 +77,10 @@ void EventFactory::append_track(std::string& out, const EventSpec& e) {
   std::uint64_t r = next_random();
   const Product& p = kProducts[r % kProducts.size()];
   auto it = std::back_inserter(out);
-  fmt::format_to(it, R"({{"type":"track","messageId":"{}-{}","userId":"user-{:07d}","event":"{}","timestamp":")",
-                 prefix_, counter_++, e.user, kEvents[(r >> 8) % kEvents.size()]);
+  out += R"({"type":"track","messageId":")";
+  append_message_id(out);
+  fmt::format_to(it, R"(","userId":"user-{:07d}","event":"{}","timestamp":")", e.user,
+                 kEvents[(r >> 8) % kEvents.size()]);
   append_iso8601(out, e.time);
   fmt::format_to(it,
                  R"(","properties":{{"product_id":"{}","name":"{}","category":"{}","price":{},"currency":"EUR",)"
@@ -71,8 +93,9 @@ void EventFactory::append_track(std::string& out, const EventSpec& e) {
 void EventFactory::append_identify(std::string& out, const EventSpec& e) {
   std::uint64_t r = next_random();
   auto it = std::back_inserter(out);
-  fmt::format_to(it, R"({{"type":"identify","messageId":"{}-{}","userId":"user-{:07d}","timestamp":")", prefix_,
-                 counter_++, e.user);
+  out += R"({"type":"identify","messageId":")";
+  append_message_id(out);
+  fmt::format_to(it, R"(","userId":"user-{:07d}","timestamp":")", e.user);
   append_iso8601(out, e.time);
   fmt::format_to(it,
                  R"(","traits":{{"email":"user{}@example.com","name":"Customer {}","plan":"{}","company":"Acme {}",)"

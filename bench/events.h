@@ -1,8 +1,9 @@
 // Realistic Segment-spec messages for load: what analytics-node sends for an online shop.
 //
-// Every message has a unique messageId (prefix + counter, so distinct factories never collide),
-// a userId from a fixed population ("user-0001234"), and a few properties and context fields:
-// a track event is ~330 bytes of JSON, the size the targets in bench/README.md assume.
+// Every message has a unique messageId shaped like the random UUIDs the Segment libraries send
+// (random ids matter: they land all over the messageId index, as in production), a userId from a
+// fixed population ("user-0001234"), and a few properties and context fields: a track event is
+// ~350 bytes of JSON.
 #pragma once
 
 #include <cstdint>
@@ -23,8 +24,9 @@ struct EventSpec {
 
 class EventFactory {
  public:
-  // `id_prefix` must be unique among the factories writing to one store.
-  EventFactory(std::string id_prefix, int users, std::uint64_t seed);
+  // `stream` must be unique among the factories writing to one store: it keeps their
+  // messageIds apart.
+  EventFactory(std::string_view stream, int users);
 
   static std::string user_id(int user);
   int random_user();
@@ -42,10 +44,11 @@ class EventFactory {
  private:
   void append_track(std::string& out, const EventSpec& e);
   void append_identify(std::string& out, const EventSpec& e);
+  void append_message_id(std::string& out);
   std::uint64_t next_random();
 
-  std::string prefix_;
   int users_;
+  std::uint64_t stream_;  // a hash of the stream name
   std::uint64_t state_;
   std::uint64_t counter_ = 0;
 };

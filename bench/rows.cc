@@ -15,7 +15,7 @@ Result<RowPool> RowPool::generate(size_t rows, int users) {
   constexpr int kBatch = 100;
   RowPool pool;
   pool.rows_.reserve(rows);
-  EventFactory events("pool", users, 42);
+  EventFactory events("pool", users);
   SystemClock clock;
   while (pool.rows_.size() < rows) {
     Timestamp now = clock.now();

@@ -51,7 +51,7 @@ int serve(const ServeArgs& args) {
 
   unsigned threads = args.threads != 0 ? args.threads : std::max(2u, std::thread::hardware_concurrency());
   boost::asio::io_context io(static_cast<int>(threads));
-  auto server = http::HttpServer::create(io, *endpoint, api);
+  auto server = http::HttpServer::create(io, *endpoint, api, metrics);
   if (!server.is_ok()) return fail(server.status().message());
 
   (*writer)->start();

@@ -56,6 +56,7 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
   // before sending a body; without it they stall for a second.
   void on_header(beast::error_code ec, std::size_t) {
     if (ec) return on_read(ec, 0);
+    begin_request();  // from here the request counts as in flight: a drain waits for its body
     if (parser_->get()[beast_http::field::expect] == "100-continue" && !parser_->is_done()) {
       auto interim = std::make_shared<beast_http::response<beast_http::empty_body>>(beast_http::status::continue_, 11);
       beast_http::async_write(stream_, *interim, [self = shared_from_this(), interim](beast::error_code ec, std::size_t) {
@@ -74,7 +75,7 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
   void on_read(beast::error_code ec, std::size_t) {
     if (ec == beast_http::error::body_limit) {
       // Answer 413 and close: the rest of the body is not read.
-      ++server_.in_flight_;
+      begin_request();
       keep_alive_ = false;
       Response res{beast_http::status::payload_too_large, 11};
       res.set(beast_http::field::content_type, "application/json");
@@ -88,15 +89,15 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
         Response res{beast_http::status::bad_request, 11};
         res.set(beast_http::field::content_type, "application/json");
         res.body() = fmt::format(R"({{"success":false,"error":"malformed HTTP request: {}"}})", ec.message());
-        ++server_.in_flight_;
+        begin_request();
         keep_alive_ = false;
         return write(std::move(res));
       }
+      end_request();
       beast::error_code ignored;
       stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
       return;
     }
-    ++server_.in_flight_;
     Request req = parser_->release();
     keep_alive_ = req.keep_alive();
     version_ = req.version();
@@ -118,7 +119,7 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
   }
 
   void on_write(beast::error_code ec, std::size_t) {
-    --server_.in_flight_;
+    end_request();
     if (ec) return;
     if (!keep_alive_) {
       beast::error_code ignored;
@@ -139,6 +140,15 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
     });
   }
 
+  void begin_request() {
+    if (!counted_) server_.in_flight_.add(1);
+    counted_ = true;
+  }
+  void end_request() {
+    if (counted_) server_.in_flight_.add(-1);
+    counted_ = false;
+  }
+
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
   HttpServer& server_;
@@ -146,17 +156,24 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
   Response response_;
   std::array<char, 16384> scratch_{};
   bool keep_alive_ = true;
+  bool counted_ = false;  // this connection's current request is counted in in_flight_
   unsigned version_ = 11;
 };
 
-HttpServer::HttpServer(asio::io_context& io, Handler& handler, ServerOptions options)
-    : io_(io), handler_(handler), options_(options), acceptor_(asio::make_strand(io)) {}
+HttpServer::HttpServer(asio::io_context& io, Handler& handler, MetricsRegistry& metrics, ServerOptions options)
+    : io_(io),
+      handler_(handler),
+      options_(options),
+      acceptor_(asio::make_strand(io)),
+      in_flight_(metrics.gauge("touchpoint_http_requests_in_flight",
+                               "Requests whose headers were read and that are not yet answered")) {}
 
 HttpServer::~HttpServer() = default;
 
 Result<std::unique_ptr<HttpServer>> HttpServer::create(asio::io_context& io, const tcp::endpoint& endpoint,
-                                                       Handler& handler, ServerOptions options) {
-  auto server = std::unique_ptr<HttpServer>(new HttpServer(io, handler, options));
+                                                       Handler& handler, MetricsRegistry& metrics,
+                                                       ServerOptions options) {
+  auto server = std::unique_ptr<HttpServer>(new HttpServer(io, handler, metrics, options));
   beast::error_code ec;
   auto fail = [&](const char* what) {
     return Status(StatusCode::kUnavailable, fmt::format("cannot listen on {}:{}: {} ({})", endpoint.address().to_string(),

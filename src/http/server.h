@@ -13,6 +13,7 @@
 #include <memory>
 #include <string>
 
+#include "base/metrics.h"
 #include "base/status.h"
 
 namespace tp::http {
@@ -42,20 +43,21 @@ class HttpServer {
   // Binds and listens at once, so a taken port is reported here. Port 0 picks a free port.
   static Result<std::unique_ptr<HttpServer>> create(boost::asio::io_context& io,
                                                     const boost::asio::ip::tcp::endpoint& endpoint,
-                                                    Handler& handler, ServerOptions options = {});
+                                                    Handler& handler, MetricsRegistry& metrics,
+                                                    ServerOptions options = {});
   ~HttpServer();
 
   void start();           // begins accepting
   void stop_accepting();  // closes the listening socket; open connections finish their requests
-  // Requests read but not yet answered.
-  long long in_flight() const { return in_flight_.load(); }
+  // Requests whose headers were read and that are not yet answered.
+  long long in_flight() const { return in_flight_.value(); }
   // While draining, every response says Connection: close.
   void set_draining() { draining_ = true; }
   boost::asio::ip::tcp::endpoint local_endpoint() const { return endpoint_; }
 
  private:
   class Session;
-  HttpServer(boost::asio::io_context& io, Handler& handler, ServerOptions options);
+  HttpServer(boost::asio::io_context& io, Handler& handler, MetricsRegistry& metrics, ServerOptions options);
   void accept();
 
   boost::asio::io_context& io_;
@@ -63,7 +65,7 @@ class HttpServer {
   ServerOptions options_;
   boost::asio::ip::tcp::acceptor acceptor_;
   boost::asio::ip::tcp::endpoint endpoint_;
-  std::atomic<long long> in_flight_{0};
+  Gauge& in_flight_;
   std::atomic<bool> draining_{false};
 };
 

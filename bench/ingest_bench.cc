@@ -1,0 +1,375 @@
+// ingest_bench: end-to-end ingestion throughput and acknowledgement latency of the real server,
+// side by side with what the storage underneath can do on its own (raw SQLite) and with
+// PostgreSQL 15. See bench/README.md for what each phase measures and how to read it.
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <algorithm>
+#include <optional>
+#include <thread>
+
+#include "base/log.h"
+#include "http_load.h"
+#include "postgres_baseline.h"
+#include "rows.h"
+#include "server_fixture.h"
+#include "sqlite_baseline.h"
+#include "support.h"
+
+namespace tp::bench {
+namespace {
+
+struct Options {
+  double seconds = 10;
+  double warmup = 1;
+  int repeat = 3;
+  int connections = 64;
+  int client_threads = 1;
+  unsigned server_threads = 2;
+  int users = 10000;
+  int batch_size = 100;
+  int large_group = 2000;
+  int pg_connections = 8;
+  std::string pg_bin = "/usr/lib/postgresql/15/bin";
+  bool quick = false;
+  bool skip_postgres = false;
+  std::vector<std::string> only;  // phases to run; empty: all
+
+  bool wants(std::string_view phase) const {
+    return only.empty() || std::find(only.begin(), only.end(), phase) != only.end();
+  }
+};
+
+// One run of one phase.
+struct Measurement {
+  double events_per_s = 0;
+  double requests_per_s = 0;   // requests (Touchpoint) or commits (baselines) per second
+  Percentiles latency;         // per request (Touchpoint) or per commit (baselines)
+  double events_per_commit = 0;
+  long long errors = 0;
+  std::string first_error;
+};
+
+// A phase: its runs and their medians.
+struct Phase {
+  std::string name;
+  std::vector<Measurement> runs;
+
+  double median_of(double Measurement::*field) const {
+    std::vector<double> v;
+    for (const auto& r : runs) v.push_back(r.*field);
+    return median(std::move(v));
+  }
+  Percentiles latency() const {
+    std::vector<Percentiles> v;
+    for (const auto& r : runs) v.push_back(r.latency);
+    return median_percentiles(v);
+  }
+  double events_per_s() const { return median_of(&Measurement::events_per_s); }
+  double requests_per_s() const { return median_of(&Measurement::requests_per_s); }
+  long long errors() const {
+    long long n = 0;
+    for (const auto& r : runs) n += r.errors;
+    return n;
+  }
+};
+
+std::string grouped(double v) {
+  auto s = fmt::format("{:.0f}", v);
+  for (int i = static_cast<int>(s.size()) - 3; i > 0 && s[static_cast<size_t>(i) - 1] != '-'; i -= 3)
+    s.insert(static_cast<size_t>(i), ",");
+  return s;
+}
+
+void report_run(const std::string& phase, int run, int runs, const Measurement& m) {
+  std::cerr << fmt::format("  [{} run {}/{}] {} events/s, {} req/s, p50 {:.2f} ms, p99 {:.2f} ms{}\n", phase,
+                           run + 1, runs, grouped(m.events_per_s), grouped(m.requests_per_s), m.latency.p50_ms,
+                           m.latency.p99_ms,
+                           m.errors ? fmt::format(", {} errors (first: {})", m.errors, m.first_error) : "");
+}
+
+// --- Touchpoint, end to end ------------------------------------------------------------------
+
+// A fresh data directory and server per run: every run starts from an empty database, as the
+// baselines do, so that table size does not favour either side.
+Result<Measurement> run_touchpoint(const Options& o, bool batch, double paced_rate, const std::string& id_prefix) {
+  TempDir dir("tp-bench-ingest");
+  TP_ASSIGN(auto server, BenchServer::start(dir.path(), o.server_threads));
+  TP_ASSIGN(std::string key, server->create_key(storage::KeyKind::kWrite));
+  LoadSpec spec;
+  spec.endpoint = server->endpoint();
+  spec.write_key = key;
+  spec.batch = batch;
+  spec.batch_size = o.batch_size;
+  spec.users = o.users;
+  spec.connections = o.connections;
+  spec.client_threads = o.client_threads;
+  spec.warmup_seconds = o.warmup;
+  spec.seconds = o.seconds;
+  spec.paced_requests_per_second = paced_rate;
+  spec.id_prefix = id_prefix;
+  LoadResult load = run_load(spec);
+  std::string metrics = server->metrics().render();
+  server.reset();  // stop before the directory goes
+
+  Measurement m;
+  m.events_per_s = load.events_per_second();
+  m.requests_per_s = load.requests_per_second();
+  m.latency = load.latency;
+  m.errors = load.errors;
+  m.first_error = load.first_error;
+  double commits = metric_value(metrics, "touchpoint_commit_seconds_count");
+  if (commits > 0) m.events_per_commit = metric_value(metrics, "touchpoint_events_stored_total") / commits;
+  if (load.requests == 0 && load.errors == 0) m.errors = 1, m.first_error = "no request was answered";
+  return m;
+}
+
+Result<Phase> touchpoint_phase(const Options& o, std::string name, bool batch, double paced_rate) {
+  Phase phase{std::move(name), {}};
+  for (int r = 0; r < o.repeat && !interrupted(); ++r) {
+    TP_ASSIGN(Measurement m, run_touchpoint(o, batch, paced_rate, fmt::format("{}{}r{}", batch ? "b" : "s",
+                                                                               paced_rate > 0 ? "p" : "c", r)));
+    report_run(phase.name, r, o.repeat, m);
+    phase.runs.push_back(std::move(m));
+  }
+  return phase;
+}
+
+// --- Baselines -------------------------------------------------------------------------------
+
+Measurement from_inserts(const InsertResult& r) {
+  Measurement m;
+  m.events_per_s = r.rows_per_second();
+  m.requests_per_s = r.seconds > 0 ? static_cast<double>(r.commits) / r.seconds : 0;
+  m.latency = percentiles(r.commit_latencies_us);
+  m.events_per_commit = r.commits > 0 ? static_cast<double>(r.rows) / static_cast<double>(r.commits) : 0;
+  return m;
+}
+
+Result<Phase> sqlite_phase(const Options& o, const RowPool& pool, int rows_per_commit) {
+  Phase phase{fmt::format("raw SQLite, 1 thread, {} rows/commit", rows_per_commit), {}};
+  for (int r = 0; r < o.repeat && !interrupted(); ++r) {
+    TempDir dir("tp-bench-sqlite");
+    TP_ASSIGN(InsertResult result, run_sqlite_baseline({dir.path(), rows_per_commit, o.warmup, o.seconds}, pool));
+    Measurement m = from_inserts(result);
+    report_run(phase.name, r, o.repeat, m);
+    phase.runs.push_back(std::move(m));
+  }
+  return phase;
+}
+
+Result<Phase> postgres_phase(const Options& o, const RowPool& pool) {
+  TP_ASSIGN(auto cluster, PostgresCluster::start(o.pg_bin));
+  Phase phase{fmt::format("PostgreSQL {}, {} conns x {} rows/INSERT", cluster->server_version(), o.pg_connections,
+                          o.batch_size),
+              {}};
+  for (int r = 0; r < o.repeat && !interrupted(); ++r) {
+    TP_ASSIGN(InsertResult result, run_postgres_baseline({cluster->conninfo(), o.pg_connections, o.batch_size,
+                                                          o.warmup, o.seconds},
+                                                         pool));
+    Measurement m = from_inserts(result);
+    report_run(phase.name, r, o.repeat, m);
+    phase.runs.push_back(std::move(m));
+  }
+  return phase;
+}
+
+// --- Report ----------------------------------------------------------------------------------
+
+void print_table(const std::vector<const Phase*>& phases) {
+  std::cout << fmt::format("{:<52} {:>12} {:>11} {:>9} {:>9} {:>10} {:>7}\n", "phase (median of runs)", "events/s",
+                           "req|tx/s", "p50 ms", "p99 ms", "ev/commit", "errors");
+  for (const Phase* p : phases) {
+    if (p->runs.empty()) continue;
+    Percentiles l = p->latency();
+    std::cout << fmt::format("{:<52} {:>12} {:>11} {:>9.2f} {:>9.2f} {:>10.0f} {:>7}\n", p->name,
+                             grouped(p->events_per_s()), grouped(p->requests_per_s()), l.p50_ms, l.p99_ms,
+                             p->median_of(&Measurement::events_per_commit), p->errors());
+  }
+  std::cout << "\nper run (events/s | p99 ms):\n";
+  for (const Phase* p : phases) {
+    std::string runs;
+    for (const auto& r : p->runs) runs += fmt::format("  {} | {:.2f}", grouped(r.events_per_s), r.latency.p99_ms);
+    std::cout << fmt::format("  {:<52}{}\n", p->name, runs);
+  }
+}
+
+double ratio(double a, double b) { return b > 0 ? a / b : 0; }
+
+std::string verdict(bool met) { return met ? "met" : "NOT met"; }
+
+nlohmann::json phase_json(const Phase& p) {
+  Percentiles l = p.latency();
+  return {{"name", p.name},         {"events_per_s", p.events_per_s()}, {"requests_per_s", p.requests_per_s()},
+          {"p50_ms", l.p50_ms},     {"p99_ms", l.p99_ms},              {"errors", p.errors()},
+          {"runs", p.runs.size()},  {"events_per_commit", p.median_of(&Measurement::events_per_commit)}};
+}
+
+// Every phase's result; a phase left out by --only stays empty.
+struct Results {
+  std::optional<Phase> batch, single, batch_half, single_half, sqlite_small, sqlite_large, postgres;
+
+  std::vector<const Phase*> all() const {
+    std::vector<const Phase*> out;
+    for (const auto* p : {&batch, &single, &batch_half, &single_half, &sqlite_small, &sqlite_large, &postgres})
+      if (*p) out.push_back(&**p);
+    return out;
+  }
+};
+
+Status run_touchpoint_phases(const Options& o, Results& r) {
+  bool half = o.wants("half");
+  if (o.wants("batch") || half) {
+    std::cerr << "Touchpoint /v1/batch, closed loop (peak)\n";
+    TP_ASSIGN(r.batch, touchpoint_phase(o, fmt::format("Touchpoint /v1/batch ({}/req), closed loop", o.batch_size),
+                                        true, 0));
+  }
+  if (o.wants("single") || half) {
+    std::cerr << "Touchpoint /v1/track, closed loop (peak)\n";
+    TP_ASSIGN(r.single, touchpoint_phase(o, "Touchpoint /v1/track, closed loop", false, 0));
+  }
+  if (!half) return Status::ok();
+  std::cerr << "Touchpoint, paced at half of the peak request rate\n";
+  double batch_rate = r.batch->requests_per_s() / 2, single_rate = r.single->requests_per_s() / 2;
+  TP_ASSIGN(r.batch_half, touchpoint_phase(o, fmt::format("Touchpoint /v1/batch paced {:.0f} req/s (50%)", batch_rate),
+                                           true, batch_rate));
+  TP_ASSIGN(r.single_half, touchpoint_phase(o, fmt::format("Touchpoint /v1/track paced {:.0f} req/s (50%)",
+                                                           single_rate),
+                                            false, single_rate));
+  return Status::ok();
+}
+
+Status run_baselines(const Options& o, Results& r) {
+  bool postgres = o.wants("postgres") && !o.skip_postgres;
+  if (!o.wants("sqlite") && !postgres) return Status::ok();
+  std::cerr << "Baselines\n";
+  TP_ASSIGN(RowPool pool, RowPool::generate(20000, o.users));
+  if (o.wants("sqlite")) {
+    TP_ASSIGN(r.sqlite_small, sqlite_phase(o, pool, o.batch_size));
+    TP_ASSIGN(r.sqlite_large, sqlite_phase(o, pool, o.large_group));
+  }
+  if (postgres) {
+    TP_ASSIGN(r.postgres, postgres_phase(o, pool));
+  }
+  return Status::ok();
+}
+
+// Touchpoint's group commits hold many requests, so the like-for-like raw SQLite figure is the
+// one with large commits; the small-commit figure is what one request per commit would allow.
+nlohmann::json print_ratios_and_targets(const Options& o, const Results& r) {
+  nlohmann::json out = nlohmann::json::object();
+  if (r.batch) {
+    double tp = r.batch->events_per_s();
+    std::cout << "\nratios (Touchpoint /v1/batch events/s divided by):\n";
+    auto line = [&](const std::optional<Phase>& base, const std::string& note, const char* key) {
+      if (!base) return;
+      double v = ratio(tp, base->events_per_s());
+      std::cout << fmt::format("  {:<56} {:.2f}{}\n", base->name + ":", v, note);
+      out[key] = v;
+    };
+    line(r.sqlite_large, "   <- compared (large commits, like Touchpoint's group commits)", "ratio_vs_sqlite_large");
+    line(r.sqlite_small, "", "ratio_vs_sqlite_small");
+    line(r.postgres, "", "ratio_vs_postgres");
+  }
+  std::cout << "\ntargets:\n";
+  if (r.batch) {
+    double tp = r.batch->events_per_s();
+    std::cout << fmt::format("  >= 100,000 events/s in batches:             {} events/s  {}\n", grouped(tp),
+                             verdict(tp >= 100000));
+  }
+  if (r.single)
+    std::cout << fmt::format("  >= 20,000 single-event requests/s:          {} req/s  {}\n",
+                             grouped(r.single->requests_per_s()), verdict(r.single->requests_per_s() >= 20000));
+  if (r.batch_half && r.single_half) {
+    Percentiles bh = r.batch_half->latency(), sh = r.single_half->latency();
+    std::cout << fmt::format("  p99 ack < 10 ms at half of peak:            batch {:.2f} ms, single {:.2f} ms  {}\n",
+                             bh.p99_ms, sh.p99_ms, verdict(bh.p99_ms < 10 && sh.p99_ms < 10));
+  }
+  if (r.batch && r.sqlite_large) {
+    double v = ratio(r.batch->events_per_s(), r.sqlite_large->events_per_s());
+    std::cout << fmt::format("  within 2x of raw SQLite ({} rows/commit):  ratio {:.2f}  {}\n", o.large_group, v,
+                             verdict(v >= 0.5));
+  }
+  return out;
+}
+
+int run(const Options& o) {
+  install_interrupt_handler();
+  log::set_min_level(log::Level::kWarn);
+  std::cout << fmt::format(
+      "ingest_bench: {} cores; server: {} HTTP threads + the writer thread; client: {} keep-alive connections on "
+      "{} thread(s); {} events/batch, {} users; {} s per phase after {} s warm-up; median of {} run(s)\n",
+      std::thread::hardware_concurrency(), o.server_threads, o.connections, o.client_threads, o.batch_size, o.users,
+      o.seconds, o.warmup, o.repeat);
+  Results r;
+  Status s = run_touchpoint_phases(o, r);
+  if (s.is_ok()) s = run_baselines(o, r);
+  if (!s.is_ok()) {
+    std::cerr << "ingest_bench: " << s.message() << "\n";
+    return 1;
+  }
+
+  std::cout << "\n";
+  print_table(r.all());
+  nlohmann::json summary = print_ratios_and_targets(o, r);
+  summary["bench"] = "ingest";
+  summary["seconds"] = o.seconds;
+  summary["repeat"] = o.repeat;
+  summary["connections"] = o.connections;
+  const std::pair<const char*, const std::optional<Phase>*> keys[] = {
+      {"batch", &r.batch},           {"single", &r.single},
+      {"batch_half_peak", &r.batch_half}, {"single_half_peak", &r.single_half},
+      {"sqlite_small_commits", &r.sqlite_small}, {"sqlite_large_commits", &r.sqlite_large},
+      {"postgres", &r.postgres}};
+  for (const auto& [key, phase] : keys)
+    if (*phase) summary[key] = phase_json(**phase);
+  std::cout << "\n" << summary.dump() << std::endl;
+
+  bool errors = false;
+  for (const Phase* p : r.all()) errors = errors || p->errors() != 0;
+  return interrupted() || errors ? 1 : 0;
+}
+
+}  // namespace
+}  // namespace tp::bench
+
+int main(int argc, char** argv) {
+  tp::bench::Options o;
+  CLI::App app{"End-to-end ingestion benchmark of the Touchpoint server, with raw SQLite and PostgreSQL baselines"};
+  app.add_option("--seconds", o.seconds, "Measured seconds per phase and run")->capture_default_str();
+  app.add_option("--warmup", o.warmup, "Warm-up seconds before each measurement")->capture_default_str();
+  app.add_option("--repeat", o.repeat, "Runs per phase; the table shows medians")->capture_default_str();
+  app.add_option("--connections", o.connections, "Client connections")->capture_default_str();
+  app.add_option("--client-threads", o.client_threads, "Threads driving the client connections")->capture_default_str();
+  app.add_option("--server-threads", o.server_threads, "HTTP threads of the server")->capture_default_str();
+  app.add_option("--users", o.users, "Distinct userIds")->capture_default_str();
+  app.add_option("--batch-size", o.batch_size, "Events per /v1/batch request (and rows per baseline commit)")
+      ->capture_default_str();
+  app.add_option("--large-group", o.large_group, "Rows per commit of the large-commit SQLite baseline")
+      ->capture_default_str();
+  app.add_option("--pg-connections", o.pg_connections, "PostgreSQL connections")->capture_default_str();
+  app.add_option("--pg-bin", o.pg_bin, "Directory of initdb, pg_ctl and postgres")->capture_default_str();
+  app.add_flag("--quick", o.quick, "A small smoke-test run: 1 s phases, 1 run, 16 connections");
+  app.add_flag("--skip-postgres", o.skip_postgres, "Leave out the PostgreSQL baseline");
+  app.add_option("--only", o.only, "Run only these phases (half also runs batch and single, for their peak)")
+      ->check(CLI::IsMember({"batch", "single", "half", "sqlite", "postgres"}))
+      ->delimiter(',');
+  CLI11_PARSE(app, argc, argv);
+  if (o.quick) {
+    o.seconds = 1;
+    o.warmup = 0.3;
+    o.repeat = 1;
+    o.connections = std::min(o.connections, 16);
+    o.pg_connections = std::min(o.pg_connections, 4);
+  }
+  if (o.seconds <= 0 || o.repeat < 1 || o.connections < 1 || o.client_threads < 1 || o.server_threads < 1 ||
+      o.users < 1 || o.batch_size < 1 || o.large_group < 1 || o.pg_connections < 1) {
+    std::cerr << "ingest_bench: --seconds, --repeat, --connections, --*-threads, --users, --batch-size, "
+                 "--large-group and --pg-connections must be positive\n";
+    return 2;
+  }
+  return tp::bench::run(o);
+}
