@@ -27,7 +27,7 @@ Status BenchServer::start_serving() {
   keys_ = std::make_unique<http::KeyCache>(*readers_);
   api_ = std::make_unique<http::Api>(http::ApiDeps{*readers_, *writer_, *keys_, clock_, metrics_, ingest::Limits{}});
   auto loopback = asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0);
-  TP_ASSIGN(server_, http::HttpServer::create(io_, loopback, *api_));
+  TP_ASSIGN(server_, http::HttpServer::create(io_, loopback, *api_, metrics_));
   writer_->start();
   server_->start();
   for (unsigned i = 0; i < http_threads_; ++i) threads_.emplace_back([this] { io_.run(); });

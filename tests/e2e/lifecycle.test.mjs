@@ -33,7 +33,7 @@ test('SIGTERM finishes the request in flight, refuses new connections, then exit
   server.proc.kill('SIGTERM');
   // The listening socket closes; the server keeps running for the request in flight.
   let refused = false;
-  for (let i = 0; i < 100 && !refused; i++) {
+  for (let i = 0; i < 500 && !refused; i++) {
     await new Promise((r) => setTimeout(r, 20));
     refused = await fetch(server.url + '/healthz').then(() => false, () => true);
   }
