@@ -38,6 +38,7 @@ class Histogram {
   explicit Histogram(std::vector<double> bounds);
   void observe(double v);
   void render(std::string& out, const std::string& name, const std::string& labels) const;
+  long long count() const { return count_.load(std::memory_order_relaxed); }
 
  private:
   std::vector<double> bounds_;

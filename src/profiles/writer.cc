@@ -134,25 +134,31 @@ void ProfileWriter::apply_group(std::vector<Job>& jobs) {
     log::error("group commit failed", {{"error", s.message()}, {"requests", std::to_string(jobs.size())}});
     for (auto& job : jobs) job.outcome = WriteOutcome{s};
   };
-  auto tx = store_.begin_write();
-  TP_TRY_OR(fail_all, tx);
+  auto began = store_.begin_write();
+  TP_TRY_OR(fail_all, began);
+  std::unique_ptr<WriteTransaction> tx = std::move(began).value();
+  // Erasures take effect for the requests after them in the same group; undone if the commit fails.
+  std::vector<std::string> newly_erased;
+  auto undo_erasures = [&](const Status& s) {
+    for (const auto& hash : newly_erased) erased_.erase(hash);
+    fail_all(s);
+  };
   for (auto& job : jobs) {
     // A savepoint per request: one request's failure leaves the others in the commit.
-    TP_TRY_OR(fail_all, (*tx)->savepoint());
-    Status s = apply_job(**tx, job);
-    if (s.is_ok()) {
-      TP_TRY_OR(fail_all, (*tx)->release_savepoint());
-    } else {
-      TP_TRY_OR(fail_all, (*tx)->rollback_to_savepoint());
+    TP_TRY_OR(undo_erasures, tx->savepoint());
+    Status s = apply_job(*tx, job);
+    if (!s.is_ok()) {
+      TP_TRY_OR(undo_erasures, tx->rollback_to_savepoint());
       job.outcome = WriteOutcome{s};
-      job.erased_hashes.clear();
+      continue;
+    }
+    TP_TRY_OR(undo_erasures, tx->release_savepoint());
+    for (auto& hash : job.erased_hashes) {
+      if (erased_.insert(hash).second) newly_erased.push_back(std::move(hash));
     }
   }
-  TP_TRY_OR(fail_all, (*tx)->commit());
-  for (auto& job : jobs) {
-    for (auto& hash : job.erased_hashes) erased_.insert(std::move(hash));
-  }
-  tx = Result<std::unique_ptr<WriteTransaction>>(unavailable("committed"));  // releases the writer lock
+  TP_TRY_OR(undo_erasures, tx->commit());
+  tx.reset();  // releases the store's writer lock
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   commit_seconds_.observe(seconds);
   group_size_.observe(static_cast<double>(jobs.size()));
