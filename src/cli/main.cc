@@ -12,6 +12,8 @@ int main(int argc, char** argv) {
   tp::cli::add_serve(app, exit_status);
   tp::cli::add_key(app, exit_status);
   tp::cli::add_import(app, exit_status);
+  tp::cli::add_journey(app, exit_status);
+  tp::cli::add_simulate(app, exit_status);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp&) {

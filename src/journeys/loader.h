@@ -1,0 +1,41 @@
+// Reading journey and policy files (YAML), with every problem reported as file:line:col.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "journeys/definition.h"
+
+namespace tp::journeys {
+
+struct Problem {
+  std::string file;
+  int line = 0;    // 1-based
+  int column = 0;  // 1-based
+  std::string message;
+  std::string to_string() const;
+};
+
+// Parses and validates one journey file's text. Problems are appended to `problems`; the
+// journey is returned only when there were none.
+std::optional<Journey> load_journey(const std::string& file, const std::string& text, std::vector<Problem>& problems);
+std::optional<Policies> load_policies(const std::string& file, const std::string& text, std::vector<Problem>& problems);
+
+// Reads a file from disk, then load_journey.
+std::optional<Journey> load_journey_file(const std::string& path, std::vector<Problem>& problems);
+
+struct Workspace {
+  std::vector<Journey> journeys;  // sorted by id
+  Policies policies;
+};
+
+// Every *.yaml / *.yml in `dir` is a journey, except policies.yaml.
+Result<Workspace> load_workspace(const std::string& dir, std::vector<Problem>& problems);
+
+// Parses "48h", "30d", "1w2d", "90m", "45s". Negative with a leading "-".
+std::optional<Millis> parse_duration(std::string_view text);
+// Parses "09:00" into minutes after midnight.
+std::optional<int> parse_time_of_day(std::string_view text);
+
+}  // namespace tp::journeys
