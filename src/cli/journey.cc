@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -13,7 +14,7 @@ namespace {
 int validate(const std::vector<std::string>& files) {
   std::vector<journeys::Problem> problems;
   for (const auto& f : files) {
-    if (std::filesystem::path(f).stem() == "policies") {
+    if (std::filesystem::path(f).stem().string().rfind("policies", 0) == 0) {
       std::ifstream in(f);
       if (!in) {
         problems.push_back({f, 1, 1, "cannot read the file"});
@@ -26,6 +27,7 @@ int validate(const std::vector<std::string>& files) {
       (void)journeys::load_journey_file(f, problems);
     }
   }
+  std::stable_sort(problems.begin(), problems.end());
   for (const auto& p : problems) std::cerr << p.to_string() << "\n";
   if (!problems.empty()) {
     std::cerr << "touchpoint: " << problems.size() << (problems.size() == 1 ? " problem" : " problems") << " in "

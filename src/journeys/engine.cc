@@ -243,6 +243,12 @@ void Engine::handle_track(Person& p, const Json& message, Timestamp now) {
       if (!journey || !of_step || !journey->is_string() || !of_step->is_string() || *journey != j.id) continue;
       if (std::find(w.of.begin(), w.of.end(), of_step->get<std::string>()) == w.of.end()) continue;
     }
+    if (j.reentry == Reentry::kKey) {
+      // With one instance per key, an answer that names its key goes to that instance only.
+      std::string name = j.reentry_key.rfind("properties.", 0) == 0 ? j.reentry_key.substr(11) : j.reentry_key;
+      const Json* theirs = at_path(properties, name);
+      if (theirs && (theirs->is_string() ? theirs->get<std::string>() : theirs->dump()) != inst.key) continue;
+    }
     if (!w.correlate.empty()) {
       const Json* mine = at_path(inst.entry_event, "properties." + w.correlate);
       const Json* theirs = at_path(properties, w.correlate);

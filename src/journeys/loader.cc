@@ -444,6 +444,7 @@ void read_step(Reader& r, const YAML::Node& n, Step& step) {
 
 // Step references, reachability, and loops that never wait.
 void check_graph(Reader& r, const YAML::Node& steps_node, Journey& j) {
+  size_t problems_before = r.count();
   std::vector<std::string> ids;
   for (const auto& s : j.steps) ids.push_back(s.id);
   auto resolve = [&](const Step& from, const std::string& target, std::string_view key) -> std::optional<size_t> {
@@ -493,7 +494,7 @@ void check_graph(Reader& r, const YAML::Node& steps_node, Journey& j) {
         follow();
     }
   }
-  if (j.steps.empty()) return;
+  if (j.steps.empty() || r.count() != problems_before) return;
   // Reachability from the first step.
   std::vector<bool> seen(j.steps.size());
   std::vector<size_t> stack = {0};
@@ -670,7 +671,8 @@ std::optional<Journey> load_journey(const std::string& file, const std::string& 
         j.step_index.emplace(step.id, j.steps.size());
         j.steps.push_back(std::move(step));
       }
-      if (j.steps.size() == steps.size()) check_graph(r, steps, j);
+      // The graph checks would only repeat earlier problems (a broken step is not a path).
+      if (problems.size() == before) check_graph(r, steps, j);
     }
   }
   if (problems.size() != before) return std::nullopt;

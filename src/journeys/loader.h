@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "base/status.h"
@@ -15,6 +16,9 @@ struct Problem {
   int column = 0;  // 1-based
   std::string message;
   std::string to_string() const;
+  bool operator<(const Problem& o) const {
+    return std::tie(file, line, column) < std::tie(o.file, o.line, o.column);
+  }
 };
 
 // Parses and validates one journey file's text. Problems are appended to `problems`; the
