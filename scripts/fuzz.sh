@@ -6,15 +6,21 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-20}"
 cmake --preset fuzz >/dev/null
-cmake --build --preset fuzz --target fuzz_segment_parser fuzz_csv_reader
+cmake --build --preset fuzz --target fuzz_segment_parser fuzz_csv_reader fuzz_journey_parser
 mkdir -p build/fuzz/crashes
-for target in segment_parser:segment csv_reader:csv; do
+for target in segment_parser:segment csv_reader:csv journey_parser:journey; do
   name="${target%%:*}"
   corpus="build/fuzz/corpus/${target##*:}"
   mkdir -p "$corpus"
   cp -n fuzz/corpus/"${target##*:}"/* "$corpus"/ 2>/dev/null || true
   echo "fuzz: $name for ${seconds}s"
+  status=0
   "build/fuzz/fuzz/fuzz_$name" -max_total_time="$seconds" -print_final_stats=0 \
-    -artifact_prefix=build/fuzz/crashes/ "$corpus" 2>&1 | grep -E "^(#[0-9]+\s+DONE|==[0-9]+==ERROR|SUMMARY)" || true
-  test "${PIPESTATUS[0]}" -eq 0
+    -artifact_prefix=build/fuzz/crashes/ "$corpus" > "build/fuzz/$name.log" 2>&1 || status=$?
+  grep -E "^(#[0-9]+\s+DONE|==[0-9]+==ERROR|SUMMARY)" "build/fuzz/$name.log" || true
+  if [ "$status" -ne 0 ]; then
+    tail -40 "build/fuzz/$name.log"
+    echo "fuzz: $name failed; the input is in build/fuzz/crashes/"
+    exit 1
+  fi
 done

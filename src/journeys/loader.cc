@@ -52,12 +52,10 @@ class Reader {
  public:
   Reader(std::string file, std::vector<Problem>& problems) : file_(std::move(file)), problems_(problems) {}
 
-  void problem(const YAML::Node& at, std::string message) {
-    YAML::Mark m = at.Mark();
-    problems_.push_back({file_, m.line + 1, m.column + 1, std::move(message)});
-  }
+  void problem(const YAML::Node& at, std::string message) { problem(at.Mark(), std::move(message)); }
   void problem(const YAML::Mark& m, std::string message) {
-    problems_.push_back({file_, m.line + 1, m.column + 1, std::move(message)});
+    // A node that is not in the text (an empty document) has no position: point at the start.
+    problems_.push_back({file_, std::max(m.line, 0) + 1, std::max(m.column, 0) + 1, std::move(message)});
   }
   size_t count() const { return problems_.size(); }
 
