@@ -5,6 +5,9 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include <unistd.h>
+
+#include "journeys/catalog.h"
 #include "journeys/loader.h"
 #include "journeys/simulator.h"
 
@@ -38,6 +41,61 @@ int validate(const std::vector<std::string>& files) {
   return 0;
 }
 
+std::optional<std::vector<journeys::Journey>> load_dir(const std::string& dir) {
+  std::vector<journeys::Problem> problems;
+  auto ws = journeys::load_workspace(dir, problems);
+  std::stable_sort(problems.begin(), problems.end());
+  for (const auto& p : problems) std::cerr << p.to_string() << "\n";
+  if (!ws.is_ok()) {
+    fail(ws.status().message());
+    return std::nullopt;
+  }
+  if (!problems.empty()) {
+    fail(std::to_string(problems.size()) + " problems in " + dir + "; run touchpoint journey validate");
+    return std::nullopt;
+  }
+  return std::move(ws->journeys);
+}
+
+int write_output(const std::string& out_file, const std::string& text) {
+  if (out_file.empty() || out_file == "-") {
+    std::cout << text;
+    return 0;
+  }
+  std::ofstream out(out_file, std::ios::binary);
+  if (!(out << text)) return fail("cannot write " + out_file);
+  return 0;
+}
+
+int catalog(const std::string& dir, const std::string& format, const std::string& out_file) {
+  auto loaded = load_dir(dir);
+  if (!loaded) return 1;
+  if (format != "xlsx")
+    return write_output(out_file, journeys::render_catalog_text(*loaded, format == "csv" ? journeys::CatalogFormat::kCsv
+                                                                                         : journeys::CatalogFormat::kMarkdown));
+  // libxlsxwriter writes files; for standard output, write a temporary file and copy it.
+  std::string path = out_file;
+  if (out_file.empty() || out_file == "-") path = (std::filesystem::temp_directory_path() / ("touchpoint-catalog-" + std::to_string(::getpid()) + ".xlsx")).string();
+  Status s = journeys::write_catalog_xlsx(*loaded, path);
+  if (!s.is_ok()) return fail(s.message());
+  if (path != out_file) {
+    std::ifstream in(path, std::ios::binary);
+    std::cout << in.rdbuf();
+    std::filesystem::remove(path);
+  }
+  return 0;
+}
+
+int graph(const std::string& file, const std::string& format, const std::string& out_file) {
+  std::vector<journeys::Problem> problems;
+  auto j = journeys::load_journey_file(file, problems);
+  std::stable_sort(problems.begin(), problems.end());
+  for (const auto& p : problems) std::cerr << p.to_string() << "\n";
+  if (!j) return fail(file + " is not a valid journey; run touchpoint journey validate");
+  return write_output(out_file, journeys::render_graph(*j, format == "dot" ? journeys::GraphFormat::kDot
+                                                                          : journeys::GraphFormat::kMermaid));
+}
+
 }  // namespace
 
 void add_journey(CLI::App& app, int& exit_status) {
@@ -47,6 +105,25 @@ void add_journey(CLI::App& app, int& exit_status) {
   auto* cmd = journey->add_subcommand("validate", "Check journey (and policies.yaml) files; problems as file:line:col");
   cmd->add_option("files", *files, "Journey YAML files")->required();
   cmd->callback([files, &exit_status] { exit_status = validate(*files); });
+
+  struct Args {
+    std::string target, format, out;
+  };
+  auto catalog_args = std::make_shared<Args>();
+  auto* cat = journey->add_subcommand("catalog", "The journey specification sheet: one row per journey");
+  cat->add_option("dir", catalog_args->target, "Folder of journey files")->required();
+  cat->add_option("--format", catalog_args->format, "xlsx, csv or md")->required()->check(CLI::IsMember({"xlsx", "csv", "md"}));
+  cat->add_option("--out", catalog_args->out, "Write here (default: standard output)");
+  cat->callback([catalog_args, &exit_status] {
+    exit_status = catalog(catalog_args->target, catalog_args->format, catalog_args->out);
+  });
+
+  auto graph_args = std::make_shared<Args>();
+  auto* g = journey->add_subcommand("graph", "The flow as a picture (Graphviz dot or Mermaid)");
+  g->add_option("file", graph_args->target, "A journey file")->required();
+  g->add_option("--format", graph_args->format, "dot or mermaid")->required()->check(CLI::IsMember({"dot", "mermaid"}));
+  g->add_option("--out", graph_args->out, "Write here (default: standard output)");
+  g->callback([graph_args, &exit_status] { exit_status = graph(graph_args->target, graph_args->format, graph_args->out); });
 }
 
 void add_simulate(CLI::App& app, int& exit_status) {

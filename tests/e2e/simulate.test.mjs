@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { cli, removeDir, tempDir } from './harness.mjs';
 
 const events = [
@@ -56,5 +57,29 @@ test('journey validate: file:line:col for every problem, exit 1; valid files exi
   const r = cli(['journey', 'validate', bad]);
   assert.equal(r.status, 1);
   assert.match(r.stderr, new RegExp(`^${bad}:6:5: unknown key "dealy" in step "a"; did you mean "delay"\\?$`, 'm'));
+  removeDir(dir);
+});
+
+test('journey catalog (csv, md, xlsx) and journey graph (dot renders with Graphviz, mermaid)', () => {
+  const csv = cli(['journey', 'catalog', 'examples/journeys', '--format', 'csv']);
+  assert.equal(csv.status, 0, csv.stderr);
+  const rows = csv.stdout.trim().split('\r\n');
+  assert.equal(rows.length, 4);
+  assert.match(rows[0], /^Priority,ID,Name,Send type,Purpose,Goal,Audience,Entry criteria,/);
+  const dir = tempDir();
+  const xlsx = join(dir, 'catalog.xlsx');
+  assert.equal(cli(['journey', 'catalog', 'examples/journeys', '--format', 'xlsx', '--out', xlsx]).status, 0);
+  assert.equal(readFileSync(xlsx).subarray(0, 2).toString(), 'PK');
+  const md = cli(['journey', 'catalog', 'examples/journeys', '--format', 'md']);
+  assert.match(md.stdout, /^\| Priority \| ID \|/);
+
+  const dot = cli(['journey', 'graph', 'examples/journeys/conversion-from-web.yaml', '--format', 'dot']);
+  assert.equal(dot.status, 0, dot.stderr);
+  const svg = spawnSync('dot', ['-Tsvg'], { input: dot.stdout, encoding: 'utf8' });
+  assert.equal(svg.status, 0, svg.stderr);
+  assert.match(svg.stdout, /<svg[\s\S]*call&#45;task/);
+  const mermaid = cli(['journey', 'graph', 'examples/journeys/onboarding.yaml', '--format', 'mermaid']);
+  assert.match(mermaid.stdout, /^flowchart TD\n/);
+  assert.equal(cli(['journey', 'catalog', 'examples/journeys', '--format', 'pdf']).status, 1);
   removeDir(dir);
 });
