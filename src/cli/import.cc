@@ -1,10 +1,9 @@
 #include <unistd.h>
 
-#include <fstream>
 #include <iostream>
-#include <sstream>
 
 #include "base/clock.h"
+#include "base/file.h"
 #include "base/metrics.h"
 #include "cli/commands.h"
 #include "ingest/import.h"
@@ -27,11 +26,9 @@ constexpr size_t kChunk = 2000;  // messages per atomic write
 constexpr size_t kMaxListedErrors = 50;
 
 int run_import(const ImportArgs& args) {
-  std::ifstream in(args.file, std::ios::binary);
-  if (!in) return fail("cannot read " + args.file);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  std::string text = buffer.str();
+  auto contents = read_file(args.file);
+  if (!contents.is_ok()) return fail(contents.status().message());
+  std::string text = std::move(contents).value();
 
   ingest::ImportOptions options;
   options.format = args.format == "csv" ? ingest::ImportFormat::kCsv

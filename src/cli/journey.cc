@@ -18,14 +18,7 @@ int validate(const std::vector<std::string>& files) {
   std::vector<journeys::Problem> problems;
   for (const auto& f : files) {
     if (std::filesystem::path(f).stem().string().rfind("policies", 0) == 0) {
-      std::ifstream in(f);
-      if (!in) {
-        problems.push_back({f, 1, 1, "cannot read the file"});
-        continue;
-      }
-      std::stringstream buffer;
-      buffer << in.rdbuf();
-      (void)journeys::load_policies(f, buffer.str(), problems);
+      (void)journeys::load_policies_file(f, problems);
     } else {
       (void)journeys::load_journey_file(f, problems);
     }

@@ -8,9 +8,9 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <fstream>
 #include <sstream>
 
+#include "base/file.h"
 #include "journeys/simulator.h"
 
 namespace tp::journeys {
@@ -18,12 +18,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string read(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+std::string read(const fs::path& p) { return read_file(p.string()).value(); }
 
 std::vector<fs::path> cases() {
   std::vector<fs::path> out;

@@ -7,12 +7,11 @@
 #include <algorithm>
 #include <charconv>
 #include <filesystem>
-#include <fstream>
 #include <functional>
 #include <set>
-#include <sstream>
 
 #include "base/crypto.h"
+#include "base/file.h"
 
 namespace tp::journeys {
 namespace {
@@ -678,14 +677,21 @@ std::optional<Journey> load_journey(const std::string& file, const std::string& 
 }
 
 std::optional<Journey> load_journey_file(const std::string& path, std::vector<Problem>& problems) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
+  auto text = read_file(path);
+  if (!text.is_ok()) {
     problems.push_back({path, 1, 1, "cannot read the file"});
     return std::nullopt;
   }
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return load_journey(path, buffer.str(), problems);
+  return load_journey(path, *text, problems);
+}
+
+std::optional<Policies> load_policies_file(const std::string& path, std::vector<Problem>& problems) {
+  auto text = read_file(path);
+  if (!text.is_ok()) {
+    problems.push_back({path, 1, 1, "cannot read the file"});
+    return std::nullopt;
+  }
+  return load_policies(path, *text, problems);
 }
 
 std::optional<Policies> load_policies(const std::string& file, const std::string& text, std::vector<Problem>& problems) {
@@ -748,10 +754,7 @@ Result<Workspace> load_workspace(const std::string& dir, std::vector<Problem>& p
   std::sort(files.begin(), files.end());
   for (const auto& f : files) {
     if (f.stem() == "policies") {
-      std::ifstream in(f);
-      std::stringstream buffer;
-      buffer << in.rdbuf();
-      if (auto p = load_policies(f.string(), buffer.str(), problems)) ws.policies = std::move(*p);
+      if (auto p = load_policies_file(f.string(), problems)) ws.policies = std::move(*p);
       continue;
     }
     if (auto j = load_journey_file(f.string(), problems)) ws.journeys.push_back(std::move(*j));

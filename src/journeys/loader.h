@@ -26,8 +26,9 @@ struct Problem {
 std::optional<Journey> load_journey(const std::string& file, const std::string& text, std::vector<Problem>& problems);
 std::optional<Policies> load_policies(const std::string& file, const std::string& text, std::vector<Problem>& problems);
 
-// Reads a file from disk, then load_journey.
+// Read a file from disk, then load_journey / load_policies.
 std::optional<Journey> load_journey_file(const std::string& path, std::vector<Problem>& problems);
+std::optional<Policies> load_policies_file(const std::string& path, std::vector<Problem>& problems);
 
 struct Workspace {
   std::vector<Journey> journeys;  // sorted by id

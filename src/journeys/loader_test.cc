@@ -3,9 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
+#include "base/file.h"
 #include "base/time_format.h"
 #include "journeys/engine.h"
 
@@ -14,12 +13,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string read(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+std::string read(const fs::path& p) { return read_file(p.string()).value(); }
 
 // Each testdata/invalid/NAME.yaml has NAME.expected: its problems as "line:col: message", sorted.
 TEST(Loader, InvalidFilesReportEveryProblemWithPosition) {
