@@ -1,6 +1,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <csignal>
 #include <iostream>
 #include <thread>
 
@@ -76,6 +77,11 @@ int serve(const ServeArgs& args) {
   for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&io] { io.run(); });
   io.run();
   for (auto& t : pool) t.join();
+  // Shutting down already: a second SIGTERM must not kill the process before the writer is done.
+  boost::system::error_code ignored;
+  signals.clear(ignored);
+  std::signal(SIGTERM, SIG_IGN);
+  std::signal(SIGINT, SIG_IGN);
   (*writer)->stop();  // every acknowledged write is already durable; this drains the rest
   log::info("stopped");
   return 0;

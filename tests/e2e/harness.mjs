@@ -46,6 +46,12 @@ export async function startServer({ dataDir, listen = '127.0.0.1:0', extraArgs =
   return {
     url, dataDir, proc,
     stderr: () => stderr,
+    // The exit code, once the process has exited by itself.
+    async exited() {
+      if (proc.exitCode !== null) return proc.exitCode;
+      const [code] = await exited;
+      return code;
+    },
     // SIGTERM, and the exit code.
     async stop() {
       if (proc.exitCode !== null) return proc.exitCode;

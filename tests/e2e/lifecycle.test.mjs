@@ -45,7 +45,7 @@ test('SIGTERM finishes the request in flight, refuses new connections, then exit
   assert.match(response, /^HTTP\/1\.1 200 OK\r\n/);
   assert.match(response, /connection: close/i);
   assert.match(response, /\{"success":true\}$/);
-  assert.equal(await server.stop(), 0, server.stderr());
+  assert.equal(await server.exited(), 0, server.stderr());
 
   server = await startServer({ dataDir });
   const exp = await new Client(server.url, { adminKey }).admin('GET', '/api/v1/profiles/drain-u/export');
