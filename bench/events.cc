@@ -48,8 +48,8 @@ std::uint64_t hash(std::string_view s) {
 
 }  // namespace
 
-EventFactory::EventFactory(std::string_view stream, int users)
-    : users_(users), stream_(hash(stream)), state_(mix(stream_ ^ 0x5DEECE66Dull)) {}
+EventFactory::EventFactory(std::string_view stream, int users, IdStyle ids)
+    : users_(users), ids_(ids), stream_name_(stream), stream_(hash(stream)), state_(mix(stream_ ^ 0x5DEECE66Dull)) {}
 
 std::string EventFactory::user_id(int user) { return fmt::format("user-{:07d}", user); }
 
@@ -59,6 +59,10 @@ std::uint64_t EventFactory::next_random() { return mix(state_ += 0x9E3779B97F4A7
 // 8-4-4-4-12 hex digits. The first half is a bijection of the counter (unique within the
 // factory, scattered), the second half names the stream (unique across factories).
 void EventFactory::append_message_id(std::string& out) {
+  if (ids_ == IdStyle::kSequential) {
+    fmt::format_to(std::back_inserter(out), "{}-{:012d}", stream_name_, counter_++);
+    return;
+  }
   std::uint64_t hi = mix(counter_++ ^ stream_), lo = stream_;
   fmt::format_to(std::back_inserter(out), "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}", hi >> 32, (hi >> 16) & 0xFFFF,
                  hi & 0xFFFF, lo >> 48, lo & 0xFFFFFFFFFFFFull);

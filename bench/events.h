@@ -3,7 +3,7 @@
 // Every message has a unique messageId shaped like the random UUIDs the Segment libraries send
 // (random ids matter: they land all over the messageId index, as in production), a userId from a
 // fixed population ("user-0001234"), and a few properties and context fields: a track event is
-// ~350 bytes of JSON.
+// ~380 bytes of JSON.
 #pragma once
 
 #include <cstdint>
@@ -14,6 +14,10 @@
 #include "base/clock.h"
 
 namespace tp::bench {
+
+// How messageIds look. Real SDKs send random UUIDs; sequential ids ("<stream>-<counter>")
+// append to the messageId index instead of landing all over it, which shows what the index costs.
+enum class IdStyle { kUuid, kSequential };
 
 struct EventSpec {
   enum class Kind { kTrack, kIdentify };
@@ -26,7 +30,7 @@ class EventFactory {
  public:
   // `stream` must be unique among the factories writing to one store: it keeps their
   // messageIds apart.
-  EventFactory(std::string_view stream, int users);
+  EventFactory(std::string_view stream, int users, IdStyle ids = IdStyle::kUuid);
 
   static std::string user_id(int user);
   int random_user();
@@ -48,6 +52,8 @@ class EventFactory {
   std::uint64_t next_random();
 
   int users_;
+  IdStyle ids_;
+  std::string stream_name_;
   std::uint64_t stream_;  // a hash of the stream name
   std::uint64_t state_;
   std::uint64_t counter_ = 0;

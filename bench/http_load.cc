@@ -59,7 +59,7 @@ asio::awaitable<void> drive(const LoadSpec& spec, int index, Window window, Conn
   co_await stream.async_connect(spec.endpoint, use_awaitable);
   stream.socket().set_option(tcp::no_delay(true));
 
-  EventFactory events(fmt::format("{}c{}", spec.id_prefix, index), spec.users);
+  EventFactory events(fmt::format("{}c{}", spec.id_prefix, index), spec.users, spec.ids);
   const std::string authorization = "Basic " + base64_encode(spec.write_key + ":");
   const bool paced = spec.paced_requests_per_second > 0;
   const int per_request = spec.batch ? spec.batch_size : 1;

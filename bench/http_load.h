@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "base/status.h"
+#include "events.h"
 #include "support.h"
 
 namespace tp::bench {
@@ -32,6 +33,7 @@ struct LoadSpec {
   // (no coordinated omission).
   double paced_requests_per_second = 0;
   std::string id_prefix;  // makes messageIds unique; one per run
+  IdStyle ids = IdStyle::kUuid;
 };
 
 struct LoadResult {

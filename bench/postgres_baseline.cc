@@ -94,6 +94,8 @@ Result<Connection> connect(const std::string& conninfo) {
   Connection c(PQconnectdb(conninfo.c_str()));
   if (PQstatus(c.get()) != CONNECTION_OK)
     return unavailable(fmt::format("cannot connect to PostgreSQL ({}): {}", conninfo, PQerrorMessage(c.get())));
+  // NOTICEs ("table does not exist, skipping") would land in the middle of the progress lines.
+  PQsetNoticeProcessor(c.get(), [](void*, const char*) {}, nullptr);
   return c;
 }
 
@@ -147,7 +149,7 @@ Status insert_worker(const PostgresBaselineSpec& spec, const RowPool& pool, int 
     for (int r = 0; r < rows; ++r, ++n) {
       const Row& row = pool.at(offset + n);
       profiles[r] = std::to_string(row.profile);
-      RowPool::unique_message_id(ids[r], row, worker + 1, n);
+      pool.unique_message_id(ids[r], row, worker + 1, n);
       const char** v = &values[static_cast<size_t>(r) * 7];
       v[0] = profiles[r].c_str();
       v[1] = ids[r].c_str();
@@ -160,6 +162,7 @@ Status insert_worker(const PostgresBaselineSpec& spec, const RowPool& pool, int 
     auto began = SteadyClock::now();
     PgResult r(PQexecPrepared(c.get(), "ins", rows * 7, values.data(), nullptr, nullptr, 0));
     TP_TRY(check(c.get(), r, "insert"));
+    out.total_rows += rows;
     auto done = SteadyClock::now();
     if (done >= window.measure_from && done <= window.end) {
       out.commit_latencies_us.push_back(std::chrono::duration<double, std::micro>(done - began).count());
@@ -233,6 +236,7 @@ Result<InsertResult> run_postgres_baseline(const PostgresBaselineSpec& spec, con
   for (auto& p : parts) {
     total.rows += p.rows;
     total.commits += p.commits;
+    total.total_rows += p.total_rows;
     total.commit_latencies_us.insert(total.commit_latencies_us.end(), p.commit_latencies_us.begin(),
                                      p.commit_latencies_us.end());
   }

@@ -6,16 +6,16 @@
 #include <iterator>
 
 #include "base/time_format.h"
-#include "events.h"
 #include "ingest/parser.h"
 
 namespace tp::bench {
 
-Result<RowPool> RowPool::generate(size_t rows, int users) {
+Result<RowPool> RowPool::generate(size_t rows, int users, IdStyle ids) {
   constexpr int kBatch = 100;
   RowPool pool;
+  pool.ids_ = ids;
   pool.rows_.reserve(rows);
-  EventFactory events("pool", users);
+  EventFactory events("pool", users, ids);
   SystemClock clock;
   while (pool.rows_.size() < rows) {
     Timestamp now = clock.now();
@@ -41,9 +41,12 @@ Result<RowPool> RowPool::generate(size_t rows, int users) {
   return pool;
 }
 
-void RowPool::unique_message_id(std::string& out, const Row& row, int worker, std::uint64_t n) {
+void RowPool::unique_message_id(std::string& out, const Row& row, int worker, std::uint64_t n) const {
   out.clear();
-  fmt::format_to(std::back_inserter(out), "{}.{}.{}", row.message_id, worker, n);
+  if (ids_ == IdStyle::kSequential)
+    fmt::format_to(std::back_inserter(out), "w{}-{:012d}", worker, n);
+  else
+    fmt::format_to(std::back_inserter(out), "{}.{}.{}", row.message_id, worker, n);
 }
 
 }  // namespace tp::bench

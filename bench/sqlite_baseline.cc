@@ -40,16 +40,18 @@ Result<InsertResult> run_sqlite_baseline(const SqliteBaselineSpec& spec, const R
   InsertResult result;
   std::string message_id;
   std::uint64_t n = 0;
+  auto written_before = process_write_bytes();
   auto start = SteadyClock::now();
   while (!interrupted() && seconds_since(start) < spec.warmup_seconds + spec.seconds) {
     auto began = SteadyClock::now();
     TP_TRY(db->exec("BEGIN"));
     for (int i = 0; i < spec.rows_per_commit; ++i, ++n) {
       const Row& row = pool.at(n);
-      RowPool::unique_message_id(message_id, row, 0, n);
+      pool.unique_message_id(message_id, row, 0, n);
       TP_TRY(insert_row(*db, insert.get(), row, message_id));
     }
     TP_TRY(db->exec("COMMIT"));
+    result.total_rows += spec.rows_per_commit;
     if (seconds_since(start) >= spec.warmup_seconds) {
       result.commit_latencies_us.push_back(
           std::chrono::duration<double, std::micro>(SteadyClock::now() - began).count());
@@ -58,6 +60,7 @@ Result<InsertResult> run_sqlite_baseline(const SqliteBaselineSpec& spec, const R
     }
   }
   result.seconds = std::max(0.0, seconds_since(start) - spec.warmup_seconds);
+  result.bytes_written = process_write_bytes() - written_before;
   return result;
 }
 

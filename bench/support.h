@@ -57,8 +57,16 @@ struct MemoryUsage {
 };
 MemoryUsage read_memory_usage();
 
+// Bytes this process caused to be written to storage so far (write_bytes of /proc/self/io:
+// counted when a page is dirtied, so WAL appends and checkpoints both count).
+std::uint64_t process_write_bytes();
+
 // Size in bytes of a file, 0 when it does not exist.
 std::uint64_t file_size_or_zero(const std::string& path);
+
+// The 1, 5 and 15 minute load averages, as /proc/loadavg gives them: printed with results so
+// that a run disturbed by other work shows it.
+std::string load_average();
 
 // SIGINT/SIGTERM set a flag instead of killing the process: benchmark phases check it and end
 // early, so destructors still stop PostgreSQL and delete temporary directories.
