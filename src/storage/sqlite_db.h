@@ -21,8 +21,8 @@ class Statement {
   Statement& operator=(Statement&& o) noexcept;
   ~Statement();
 
-  // Binds 1-based parameters. Text and blobs are copied only when `copy` is true: by default
-  // the caller keeps them alive until step() has finished.
+  // Binds 1-based parameters. Text and blobs are not copied: the caller keeps them alive until
+  // the statement has run (run(), or step() until done).
   Statement& bind(int i, std::int64_t v);
   Statement& bind(int i, std::string_view v);
   Statement& bind_blob(int i, std::string_view v);

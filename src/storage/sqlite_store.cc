@@ -86,8 +86,6 @@ Result<std::optional<ProfileId>> lookup_identity(Statement& q, IdentityKind kind
   return out;
 }
 
-class SqliteStore;
-
 class SqliteWriteTransaction final : public WriteTransaction {
  public:
   SqliteWriteTransaction(Database& db, WriteStatements& s, std::unique_lock<std::mutex> lock)
