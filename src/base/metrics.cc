@@ -17,7 +17,7 @@ void Histogram::observe(double v) {
   sum_micros_.fetch_add(static_cast<long long>(v * 1e6), std::memory_order_relaxed);
 }
 
-void Histogram::render(std::string& out, const std::string& name, const std::string&) const {
+void Histogram::render(std::string& out, const std::string& name) const {
   long long cumulative = 0;
   for (size_t i = 0; i < bounds_.size(); ++i) {
     cumulative += buckets_[i].load(std::memory_order_relaxed);
@@ -78,7 +78,7 @@ std::string MetricsRegistry::render() const {
     };
     for (const auto& [labels, c] : f.counters) line(labels, c->value());
     for (const auto& [labels, g] : f.gauges) line(labels, g->value());
-    if (f.histogram) f.histogram->render(out, name, "");
+    if (f.histogram) f.histogram->render(out, name);
   }
   return out;
 }

@@ -37,7 +37,7 @@ class Histogram {
  public:
   explicit Histogram(std::vector<double> bounds);
   void observe(double v);
-  void render(std::string& out, const std::string& name, const std::string& labels) const;
+  void render(std::string& out, const std::string& name) const;
   long long count() const { return count_.load(std::memory_order_relaxed); }
 
  private:

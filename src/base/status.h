@@ -18,7 +18,6 @@ enum class StatusCode {
   kNotFound,          // the thing asked for does not exist: 404
   kUnauthenticated,   // missing or unknown key: 401
   kTooLarge,          // input over a documented limit: 413
-  kAlreadyExists,
   kUnavailable,       // temporary: retry may succeed (busy database, shutting down)
   kInternal,          // a bug or an environment failure (disk full, I/O error)
 };

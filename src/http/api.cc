@@ -42,7 +42,6 @@ status http_status(const Status& s) {
     case StatusCode::kNotFound: return status::not_found;
     case StatusCode::kUnauthenticated: return status::unauthorized;
     case StatusCode::kTooLarge: return status::payload_too_large;
-    case StatusCode::kAlreadyExists: return status::conflict;
     case StatusCode::kUnavailable: return status::service_unavailable;
     case StatusCode::kInternal: return status::internal_server_error;
   }

@@ -48,7 +48,6 @@ struct Trigger {
   bool yearly = false;
   int at_minutes = 9 * 60;                 // minutes after local midnight
   bool api = false;                        // POST /api/v1/journeys/{id}/enter
-  bool empty() const { return event.empty() && !becomes_true && date_trait.empty() && !api; }
 };
 
 // "Wait until" a moment in the customer's local time.

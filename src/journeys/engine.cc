@@ -315,7 +315,6 @@ void Engine::try_enter(Person& p, size_t journey_index, const Json* event, Times
   p.instances.push_back(inst->id);
   Instance& ref = *inst;
   instances_.emplace(inst->id, std::move(inst));
-  ++active_;
   emit({now, p.user_id, j.id, j.steps.front().id, "enter"});
   run(ref, now);
 }
@@ -350,7 +349,6 @@ void Engine::finish(Instance& inst, const std::string& step, Timestamp now) {
   if (inst.done) return;
   inst.done = true;
   ++inst.generation;
-  --active_;
   Person& p = *inst.person;
   p.instances.erase(std::remove(p.instances.begin(), p.instances.end(), inst.id), p.instances.end());
   emit({now, p.user_id, ws_.journeys[inst.journey].id, step, "exit"});

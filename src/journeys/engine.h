@@ -47,7 +47,6 @@ class Engine {
   // Fires every timer due at or before `t`, in time order.
   void advance_to(Timestamp t);
   std::optional<Timestamp> next_timer() const;
-  size_t active_instances() const { return active_; }
 
  private:
   struct Instance;
@@ -87,7 +86,6 @@ class Engine {
   std::priority_queue<Timer, std::vector<Timer>, std::greater<>> timers_;
   std::uint64_t next_instance_ = 1;
   std::uint64_t next_timer_seq_ = 1;
-  size_t active_ = 0;
 };
 
 // Local wall-clock time in `zone` to an instant: a time in a DST gap moves forward by the gap;
