@@ -10,6 +10,9 @@
 #include "http/api.h"
 #include "http/server.h"
 #include "profiles/writer.h"
+#include "ingest/parser.h"
+#include "journeys/runner.h"
+#include "storage/sqlite_journey_store.h"
 #include "storage/sqlite_store.h"
 
 namespace tp::cli {
@@ -18,6 +21,7 @@ namespace {
 struct ServeArgs {
   std::string data = default_data_dir();
   std::string listen = "127.0.0.1:8710";
+  std::string journeys;  // "" = no journeys
   unsigned threads = 0;
   unsigned drain_seconds = 30;
 };
@@ -48,7 +52,35 @@ int serve(const ServeArgs& args) {
   if (!writer.is_ok()) return fail(writer.status().message());
   storage::ReaderPool readers(**store);
   http::KeyCache keys(readers);
-  http::Api api({readers, **writer, keys, clock, metrics, ingest::Limits{}});
+
+  // Live journeys: the runner follows the event log; the writer wakes it after each commit and
+  // takes its echoes (effects on the customer card) like any other messages.
+  std::unique_ptr<storage::JourneyStore> journey_store;
+  std::unique_ptr<journeys::Runner> runner;
+  if (!args.journeys.empty()) {
+    auto opened = storage::open_sqlite_journey_store(args.data);
+    if (!opened.is_ok()) return fail(opened.status().message());
+    journey_store = std::move(opened).value();
+    std::vector<journeys::Problem> problems;
+    auto ws = journeys::load_live_workspace(args.journeys, *journey_store, clock.now(), problems);
+    for (const auto& p : problems) std::cerr << p.to_string() << "\n";
+    if (!ws.is_ok()) return fail(ws.status().message());
+    profiles::ProfileWriter& w = **writer;
+    auto echo = [&w, &clock](std::vector<std::string> messages, std::function<void(bool)> done) {
+      std::vector<ingest::Message> parsed;
+      for (const auto& text : messages) {
+        auto m = ingest::parse_typed(text, clock.now());
+        if (m.is_ok()) parsed.push_back(std::move(m).value());
+        else log::error("journey echo is not a valid message", {{"error", m.status().message()}});
+      }
+      w.submit(std::move(parsed), [done = std::move(done)](const profiles::WriteOutcome& o) { done(o.status.is_ok()); });
+    };
+    auto created = journeys::Runner::create(std::move(ws).value(), **store, *journey_store, clock, metrics, echo, {});
+    if (!created.is_ok()) return fail(created.status().message());
+    runner = std::move(created).value();
+    w.set_on_commit([r = runner.get()] { r->notify(); });
+  }
+  http::Api api({readers, **writer, keys, clock, metrics, ingest::Limits{}, {runner.get(), journey_store.get()}});
 
   unsigned threads = args.threads != 0 ? args.threads : std::max(2u, std::thread::hardware_concurrency());
   boost::asio::io_context io(static_cast<int>(threads));
@@ -56,6 +88,7 @@ int serve(const ServeArgs& args) {
   if (!server.is_ok()) return fail(server.status().message());
 
   (*writer)->start();
+  if (runner) runner->start();
   (*server)->start();
 
   boost::asio::steady_timer drain_timer(io);
@@ -82,6 +115,7 @@ int serve(const ServeArgs& args) {
   signals.clear(ignored);
   std::signal(SIGTERM, SIG_IGN);
   std::signal(SIGINT, SIG_IGN);
+  if (runner) runner->stop();  // finishes its batch; anything later is done at the next start
   (*writer)->stop();  // every acknowledged write is already durable; this drains the rest
   log::info("stopped");
   return 0;
@@ -94,6 +128,8 @@ void add_serve(CLI::App& app, int& exit_status) {
   auto* cmd = app.add_subcommand("serve", "Run the server: ingestion API, management API, /healthz, /metrics");
   cmd->add_option("--data", args->data, "Data directory (env TOUCHPOINT_DATA)")->capture_default_str();
   cmd->add_option("--listen", args->listen, "HOST:PORT to listen on (port 0 picks a free port)")->capture_default_str();
+  cmd->add_option("--journeys", args->journeys,
+                  "Run the journeys (*.yaml, policies.yaml) in this directory on live events (docs/journeys.md)");
   cmd->add_option("--threads", args->threads, "HTTP threads (default: number of cores, at least 2)");
   cmd->add_option("--drain-seconds", args->drain_seconds, "On SIGTERM, how long to wait for in-flight requests")
       ->capture_default_str();

@@ -7,6 +7,8 @@
 
 #include "base/json_text.h"
 #include "http/encoding.h"
+#include "http/journeys_api.h"
+#include "http/responses.h"
 #include "profiles/card.h"
 
 namespace tp::http {
@@ -15,45 +17,6 @@ namespace {
 using beast_http::field;
 using beast_http::status;
 using ingest::MessageType;
-
-Response json_response(status code, std::string body) {
-  Response res{code, 11};
-  res.set(field::content_type, "application/json");
-  res.set(field::server, "touchpoint");
-  res.body() = std::move(body);
-  return res;
-}
-
-Response error_response(status code, const std::string& message, const std::string& field_name = "") {
-  std::string body = "{\"success\":false,\"error\":";
-  append_json_string(body, message);
-  if (!field_name.empty()) {
-    body += ",\"field\":";
-    append_json_string(body, field_name);
-  }
-  body.push_back('}');
-  return json_response(code, std::move(body));
-}
-
-status http_status(const Status& s) {
-  switch (s.code()) {
-    case StatusCode::kOk: return status::ok;
-    case StatusCode::kInvalidArgument: return status::bad_request;
-    case StatusCode::kNotFound: return status::not_found;
-    case StatusCode::kUnauthenticated: return status::unauthorized;
-    case StatusCode::kTooLarge: return status::payload_too_large;
-    case StatusCode::kUnavailable: return status::service_unavailable;
-    case StatusCode::kInternal: return status::internal_server_error;
-  }
-  return status::internal_server_error;
-}
-
-Response status_response(const Status& s) {
-  // Internal details (SQL, paths) stay in the log; the client learns what it can act on.
-  if (s.code() == StatusCode::kInternal) return error_response(status::internal_server_error, "internal error");
-  return error_response(http_status(s), s.message(),
-                        s.code() == StatusCode::kInvalidArgument ? ingest::error_field(s) : "");
-}
 
 void add_cors(Response& res) {
   res.set(field::access_control_allow_origin, "*");
@@ -107,6 +70,8 @@ void Api::handle(Request&& request, Respond respond) {
   if (find_ingest_endpoint(path) != nullptr) route = std::string(find_ingest_endpoint(path)->path);
   else if (path.rfind("/api/v1/profiles/", 0) == 0) route = path.ends_with("/export") ? "/api/v1/profiles/{userId}/export" : "/api/v1/profiles/{userId}";
   else if (path == "/healthz" || path == "/metrics") route = std::string(path);
+  else if (path.rfind("/api/v1/journeys", 0) == 0) route = path.ends_with("/stats") ? "/api/v1/journeys/{id}/stats" : path.ends_with("/enter") ? "/api/v1/journeys/{id}/enter" : "/api/v1/journeys";
+  else if (path.rfind("/api/v1/tasks", 0) == 0) route = path.ends_with("/done") ? "/api/v1/tasks/{id}/done" : "/api/v1/tasks";
 
   // Count every answer by route and status code.
   Respond counted = [this, route, started, respond = std::move(respond)](Response res) {
@@ -219,6 +184,7 @@ void Api::management(Request& request, std::string_view path, std::string_view q
   if (!kind.is_ok()) return respond(status_response(kind.status()));
   if (!*kind || **kind != storage::KeyKind::kAdmin) return respond(error_response(status::unauthorized, "unknown admin key"));
 
+  if (handle_journey_api(d_.journeys, d_.writer, d_.clock, request, path, query, respond)) return;
   constexpr std::string_view kProfiles = "/api/v1/profiles/";
   if (path.rfind(kProfiles, 0) != 0)
     return respond(error_response(status::not_found, fmt::format("no endpoint at {}", json_string(path))));
@@ -236,9 +202,15 @@ void Api::management(Request& request, std::string_view path, std::string_view q
   auto verb = request.method();
 
   if (verb == beast_http::verb::delete_ && !is_export) {
-    return d_.writer.erase(*user_id, [respond](const profiles::WriteOutcome& outcome) {
+    return d_.writer.erase(*user_id, [respond, runner = d_.journeys.runner, user = *user_id](const profiles::WriteOutcome& outcome) {
       if (!outcome.status.is_ok()) return respond(status_response(outcome.status));
-      respond(json_response(status::ok, R"({"success":true,"erased":true})"));
+      auto erased = [respond](const Status& s) {
+        if (!s.is_ok()) return respond(status_response(s));
+        respond(json_response(status::ok, R"({"success":true,"erased":true})"));
+      };
+      // Their journey state goes too (instances, outbox rows, tasks).
+      if (runner) return runner->erase(user, erased);
+      erased(Status::ok());
     });
   }
   if (verb != beast_http::verb::get) {

@@ -5,6 +5,7 @@
 #include "base/clock.h"
 #include "base/metrics.h"
 #include "http/auth.h"
+#include "http/journeys_api.h"
 #include "http/server.h"
 #include "ingest/parser.h"
 #include "profiles/writer.h"
@@ -19,6 +20,7 @@ struct ApiDeps {
   const Clock& clock;
   MetricsRegistry& metrics;
   ingest::Limits limits;
+  JourneyApiDeps journeys{};
 };
 
 class Api final : public Handler {

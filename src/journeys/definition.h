@@ -121,6 +121,9 @@ struct Journey {
   std::vector<Step> steps;
   std::map<std::string, size_t> step_index;
   std::string version;               // content hash of the file
+  std::string source;                // the file's text (live mode keeps every version it ran)
+  // An earlier version kept so that instances started on it finish on it; it takes no entries.
+  bool retired = false;
 };
 
 struct FrequencyCap {

@@ -22,6 +22,8 @@ struct Engine::Person {
   std::vector<std::pair<Timestamp, Channel>> commercial_sends;
   std::vector<std::uint64_t> instances;      // active, in entry order
   std::vector<std::string> entered;          // journey ids ever entered (for reentry: once)
+  std::map<size_t, Timestamp> date_due;      // journey -> planned date-trigger entry
+  std::uint64_t date_generation = 0;         // bumped when the dates are planned again
 };
 
 struct Engine::Instance {
@@ -35,8 +37,11 @@ struct Engine::Instance {
   bool waited = false;         // the current step's delay/wait_until is over
   bool waiting_for = false;    // in a wait_for, until an event or the timeout
   bool quiet_deferred = false; // the current send already waited out quiet hours
+  bool arrived = false;        // the current step has been counted as reached
   bool done = false;
   std::uint64_t generation = 0;
+  std::optional<Timestamp> timer_due;  // the pending timer, if any
+  std::uint64_t effects = 0;           // effects emitted so far (for idempotency keys)
 };
 
 namespace {
@@ -74,6 +79,31 @@ std::optional<Timestamp> json_time(const Json* v) {
   if (v == nullptr || !v->is_string()) return std::nullopt;
   return parse_iso8601(v->get<std::string>());
 }
+
+std::int64_t ms(Timestamp t) { return t.time_since_epoch().count(); }
+Timestamp from_ms(const Json& v) { return Timestamp(Millis(v.get<std::int64_t>())); }
+
+// The event names that `did` conditions ask about: only those are kept in a person's history.
+void collect_did(const Condition& c, std::unordered_set<std::string>& out) {
+  if (c.kind == Condition::Kind::kDid) out.insert(c.event);
+  for (const auto& child : c.children) collect_did(child, out);
+}
+void collect_did(const std::vector<Condition>& all, std::unordered_set<std::string>& out) {
+  for (const auto& c : all) collect_did(c, out);
+}
+
+// The local calendar date a date trait names: a plain "YYYY-MM-DD" is that date wherever the
+// person lives; a full timestamp is read in their time zone.
+std::optional<date::local_days> local_date(const Json* v, const date::time_zone* tz) {
+  if (v == nullptr || !v->is_string()) return std::nullopt;
+  const std::string& text = v->get_ref<const std::string&>();
+  auto t = parse_iso8601(text);
+  if (!t) return std::nullopt;
+  if (text.size() == 10) return date::local_days(date::floor<date::days>(*t).time_since_epoch());
+  return date::floor<date::days>(tz->to_local(*t));
+}
+
+const std::string kApiEntryEvent = "Journey Entry Requested";
 
 }  // namespace
 
@@ -116,7 +146,19 @@ std::string Effect::to_json() const {
 }
 
 Engine::Engine(Workspace workspace, EffectSink sink)
-    : ws_(std::move(workspace)), sink_(std::move(sink)), default_zone_(date::locate_zone(ws_.policies.default_timezone)) {}
+    : ws_(std::move(workspace)), sink_(std::move(sink)), default_zone_(date::locate_zone(ws_.policies.default_timezone)) {
+  for (const Journey& j : ws_.journeys) {
+    for (const Trigger* t : {&j.entry, &j.goal, &j.exit}) {
+      collect_did(t->where, history_events_);
+      if (t->becomes_true) collect_did(*t->becomes_true, history_events_);
+    }
+    collect_did(j.audience, history_events_);
+    for (const Step& step : j.steps) {
+      collect_did(step.wait_for.where, history_events_);
+      for (const auto& arm : step.arms) collect_did(arm.when, history_events_);
+    }
+  }
+}
 
 Engine::~Engine() = default;
 
@@ -134,6 +176,31 @@ void Engine::seed_traits(const std::string& user_id, const Json& traits) {
   for (auto it = traits.begin(); it != traits.end(); ++it) p.traits[it.key()] = it.value();
 }
 
+void Engine::touch(Person& p) {
+  if (tracking_) dirty_people_.insert(&p);
+}
+
+void Engine::touch(Instance& inst) {
+  if (tracking_) dirty_instances_.insert(inst.id);
+}
+
+void Engine::arrive(Instance& inst) {
+  inst.arrived = true;
+  if (tracking_) {
+    const Journey& j = ws_.journeys[inst.journey];
+    ++changes_.arrivals[{j.id, j.steps[inst.step].id}];
+  }
+}
+
+void Engine::reap() {
+  for (auto id : finished_) {
+    instances_.erase(id);
+    dirty_instances_.erase(id);
+    if (tracking_) changes_.finished.push_back(id);
+  }
+  finished_.clear();
+}
+
 std::optional<Timestamp> Engine::next_timer() const {
   // Stale timers are dropped lazily; the earliest may be stale, which only makes a caller look
   // a little early.
@@ -141,14 +208,23 @@ std::optional<Timestamp> Engine::next_timer() const {
   return timers_.top().due;
 }
 
-void Engine::advance_to(Timestamp t) {
-  while (!timers_.empty() && timers_.top().due <= t) {
+size_t Engine::advance_to(Timestamp t, size_t limit) {
+  size_t taken = 0;
+  while (!timers_.empty() && timers_.top().due <= t && taken < limit) {
     Timer timer = timers_.top();
     timers_.pop();
+    ++taken;
+    if (timer.instance == 0) {
+      fire_date(*timer.person, timer.journey, timer.generation, timer.due);
+      continue;
+    }
     auto it = instances_.find(timer.instance);
     if (it == instances_.end()) continue;
     Instance& inst = *it->second;
     if (inst.done || inst.generation != timer.generation) continue;
+    inst.timer_due.reset();
+    touch(inst);
+    touch(*inst.person);
     if (inst.waiting_for) {
       inst.waiting_for = false;
       const Step& step = ws_.journeys[inst.journey].steps[inst.step];
@@ -159,6 +235,8 @@ void Engine::advance_to(Timestamp t) {
     }
     run(inst, timer.due);
   }
+  reap();
+  return taken;
 }
 
 void Engine::on_message(const Json& message, Timestamp now) {
@@ -167,12 +245,14 @@ void Engine::on_message(const Json& message, Timestamp now) {
   std::string user_id = message.contains("userId") && message["userId"].is_string() ? message["userId"].get<std::string>()
                         : message.value("anonymousId", "");
   Person& p = person(user_id);
+  touch(p);
   if (type == "identify") {
     static const Json kEmpty = Json::object();
     handle_identify(p, message.contains("traits") && message["traits"].is_object() ? message["traits"] : kEmpty, now);
   } else if (type == "track") {
     handle_track(p, message, now);
   }
+  reap();
 }
 
 void Engine::handle_identify(Person& p, const Json& traits, Timestamp now) {
@@ -186,7 +266,17 @@ void Engine::handle_identify(Person& p, const Json& traits, Timestamp now) {
     goal_before.emplace_back(id, j.goal.becomes_true && holds(*j.goal.becomes_true, p, nullptr, nullptr, now));
     exit_before.emplace_back(id, j.exit.becomes_true && holds(*j.exit.becomes_true, p, nullptr, nullptr, now));
   }
-  for (auto it = traits.begin(); it != traits.end(); ++it) p.traits[it.key()] = it.value();
+  bool dates_changed = false;
+  for (auto it = traits.begin(); it != traits.end(); ++it) {
+    for (const Journey& j : ws_.journeys) {
+      if (j.entry.date_trait != it.key()) continue;
+      const Json* old = at_path(p.traits, it.key());
+      dates_changed = dates_changed || !old || *old != it.value();
+    }
+    if (it.key() == "timezone") dates_changed = dates_changed || !p.date_due.empty();
+    p.traits[it.key()] = it.value();
+  }
+  if (dates_changed) plan_dates(p, now);
 
   for (size_t i = 0; i < exit_before.size(); ++i) {
     Instance& inst = *instances_[exit_before[i].first];
@@ -197,7 +287,7 @@ void Engine::handle_identify(Person& p, const Json& traits, Timestamp now) {
       continue;
     }
     if (j.goal.becomes_true && !goal_before[i].second && holds(*j.goal.becomes_true, p, nullptr, &inst, now)) {
-      emit({now, p.user_id, j.id, j.steps[inst.step].id, "goal"});
+      emit(inst, {now, p.user_id, j.id, j.steps[inst.step].id, "goal"});
       finish(inst, j.steps[inst.step].id, now);
     }
   }
@@ -213,8 +303,14 @@ void Engine::handle_track(Person& p, const Json& message, Timestamp now) {
   static const Json kNoProperties = Json::object();
   const Json& properties = message.contains("properties") && message["properties"].is_object() ? message["properties"]
                                                                                                 : kNoProperties;
-  p.history.push_back({now, name, properties});
+  if (history_events_.count(name)) p.history.push_back({now, name, properties});
   if (name == "Unsubscribed") p.unsubscribed_event = true;
+  if (name == kApiEntryEvent) {
+    // An `api` entry (POST /api/v1/journeys/{id}/enter arrives as this event).
+    const Json* journey = at_path(properties, "journey");
+    for (size_t j = 0; journey && journey->is_string() && j < ws_.journeys.size(); ++j)
+      if (ws_.journeys[j].id == *journey && ws_.journeys[j].entry.api && !ws_.journeys[j].retired) try_enter(p, j, &message, now);
+  }
 
   // Exit and goal act at once, also in the middle of a wait; then waits that this event answers.
   std::vector<std::uint64_t> active = p.instances;
@@ -228,7 +324,7 @@ void Engine::handle_track(Person& p, const Json& message, Timestamp now) {
       continue;
     }
     if (!j.goal.event.empty() && j.goal.event == name && holds(j.goal.where, p, &properties, &inst, now)) {
-      emit({now, p.user_id, j.id, at, "goal"});
+      emit(inst, {now, p.user_id, j.id, at, "goal"});
       finish(inst, at, now);
       continue;
     }
@@ -272,7 +368,7 @@ void Engine::handle_track(Person& p, const Json& message, Timestamp now) {
 
 void Engine::try_enter(Person& p, size_t journey_index, const Json* event, Timestamp now) {
   const Journey& j = ws_.journeys[journey_index];
-  if (j.status != "active") return;
+  if (j.status != "active" || j.retired) return;
   const Json* properties = event && event->contains("properties") ? &(*event)["properties"] : nullptr;
   if (!holds(j.audience, p, properties, nullptr, now)) return;
   std::string key;
@@ -307,19 +403,26 @@ void Engine::try_enter(Person& p, size_t journey_index, const Json* event, Times
   inst->person = &p;
   inst->key = key;
   inst->day0 = now;
-  if (event) inst->entry_event = *event;
+  if (event) {
+    inst->entry_event = *event;
+    // Day 0 is the entry event's own time (live mode processes it a little later).
+    if (auto t = json_time(event->contains("timestamp") ? &(*event)["timestamp"] : nullptr); t && *t < now) inst->day0 = *t;
+  }
   if (!j.day0_trait.empty()) {
     if (auto t = json_time(at_path(p.traits, j.day0_trait))) inst->day0 = *t;
   }
   if (!entered_before) p.entered.push_back(j.id);
   p.instances.push_back(inst->id);
+  touch(p);
   Instance& ref = *inst;
   instances_.emplace(inst->id, std::move(inst));
-  emit({now, p.user_id, j.id, j.steps.front().id, "enter"});
+  touch(ref);
+  emit(ref, {now, p.user_id, j.id, j.steps.front().id, "enter"});
   run(ref, now);
 }
 
 void Engine::schedule(Instance& inst, Timestamp due) {
+  inst.timer_due = due;
   timers_.push({due, next_timer_seq_++, inst.id, inst.generation});
 }
 
@@ -328,6 +431,8 @@ void Engine::go_to(Instance& inst, const std::string& step_id) {
   inst.step = j.step_index.at(step_id);
   inst.waited = false;
   inst.quiet_deferred = false;
+  inst.arrived = false;
+  inst.timer_due.reset();
   ++inst.generation;
 }
 
@@ -339,6 +444,8 @@ void Engine::follow(Instance& inst, Timestamp now) {
     ++inst.step;
     inst.waited = false;
     inst.quiet_deferred = false;
+    inst.arrived = false;
+    inst.timer_due.reset();
     ++inst.generation;
     return;
   }
@@ -349,16 +456,21 @@ void Engine::finish(Instance& inst, const std::string& step, Timestamp now) {
   if (inst.done) return;
   inst.done = true;
   ++inst.generation;
+  inst.timer_due.reset();
   Person& p = *inst.person;
   p.instances.erase(std::remove(p.instances.begin(), p.instances.end(), inst.id), p.instances.end());
-  emit({now, p.user_id, ws_.journeys[inst.journey].id, step, "exit"});
+  touch(p);
+  emit(inst, {now, p.user_id, ws_.journeys[inst.journey].id, step, "exit"});
+  finished_.push_back(inst.id);
 }
 
 void Engine::run(Instance& inst, Timestamp now) {
   const Journey& j = ws_.journeys[inst.journey];
   Person& p = *inst.person;
+  touch(inst);
   for (int guard = 0; guard < 10000 && !inst.done; ++guard) {
     const Step& step = j.steps[inst.step];
+    if (!inst.arrived) arrive(inst);
     if (!inst.waited && (step.delay || step.wait_until)) {
       inst.waited = true;
       Timestamp due = step.delay ? now + *step.delay : wait_until(*step.wait_until, p, inst, now);
@@ -381,7 +493,7 @@ void Engine::run(Instance& inst, Timestamp now) {
         const Json* owner = at_path(p.traits, "owner");
         std::string assignee = owner && owner->is_string() && !owner->get<std::string>().empty() ? owner->get<std::string>()
                                                                                                  : "unassigned";
-        emit({now, p.user_id, j.id, step.id, "task", "", step.template_name, "", assignee});
+        emit(inst, {now, p.user_id, j.id, step.id, "task", "", step.template_name, "", assignee});
         break;
       }
       case StepKind::kUpdate:
@@ -397,11 +509,11 @@ void Engine::run(Instance& inst, Timestamp now) {
           Effect e{now, p.user_id, j.id, step.id, "update"};
           e.trait = u.trait;
           e.value = value;
-          emit(std::move(e));
+          emit(inst, std::move(e));
         }
         break;
       case StepKind::kGoal:
-        emit({now, p.user_id, j.id, step.id, "goal"});
+        emit(inst, {now, p.user_id, j.id, step.id, "goal"});
         break;
       case StepKind::kExit:
         finish(inst, step.id, now);
@@ -457,8 +569,7 @@ bool Engine::send(Instance& inst, const Step& step, Timestamp now) {
   SendType type = step.send_type.value_or(j.send_type);
   std::string_view channel = channel_name(step.channel);
   auto suppress = [&](const char* reason) {
-    Effect e{now, p.user_id, j.id, step.id, "suppressed", std::string(channel), step.template_name, reason};
-    emit(std::move(e));
+    emit(inst, {now, p.user_id, j.id, step.id, "suppressed", std::string(channel), step.template_name, reason});
   };
   if (type == SendType::kCommercial && ws_.policies.quiet_hours && !inst.quiet_deferred) {
     auto [start, end] = *ws_.policies.quiet_hours;
@@ -494,6 +605,10 @@ bool Engine::send(Instance& inst, const Step& step, Timestamp now) {
     }
   }
   if (type == SendType::kCommercial) {
+    // Sends older than the longest cap window no longer count.
+    Millis longest{0};
+    for (const auto& cap : ws_.policies.caps) longest = std::max(longest, cap.per);
+    std::erase_if(p.commercial_sends, [&](const auto& s) { return s.first <= now - longest; });
     for (const auto& cap : ws_.policies.caps) {
       int count = 0;
       for (const auto& [t, c] : p.commercial_sends)
@@ -508,11 +623,200 @@ bool Engine::send(Instance& inst, const Step& step, Timestamp now) {
   Effect e{now, p.user_id, j.id, step.id, step.kind == StepKind::kWebhook ? "webhook" : "send"};
   if (step.kind == StepKind::kSend) e.channel = std::string(channel);
   e.template_name = step.template_name;
-  emit(std::move(e));
+  emit(inst, std::move(e));
   return true;
 }
 
-void Engine::emit(Effect e) { sink_(e); }
+void Engine::emit(Instance& inst, Effect e) {
+  e.instance = inst.id;
+  if (tracking_) e.key = fmt::format("{}:{}:{}", inst.id, e.step, inst.effects);
+  ++inst.effects;
+  touch(inst);
+  sink_(e);
+}
+
+std::optional<Timestamp> Engine::next_date(const Trigger& t, const Person& p, Timestamp now) const {
+  const date::time_zone* tz = zone(p);
+  auto day = local_date(at_path(p.traits, t.date_trait), tz);
+  if (!day) return std::nullopt;
+  auto at = [&](date::local_days d) {
+    // The offset moves the day (e.g. -30d); the time of day is `at`.
+    auto shifted = date::floor<date::days>(date::local_time<Millis>(d.time_since_epoch()) + t.date_offset);
+    return local_to_instant(tz, date::local_time<Millis>(shifted.time_since_epoch()) + std::chrono::minutes(t.at_minutes));
+  };
+  if (t.yearly) {
+    date::year_month_day ymd{*day};
+    auto this_year = date::year_month_day{date::floor<date::days>(tz->to_local(now))}.year();
+    for (auto y = this_year - date::years(1); y <= this_year + date::years(1); y += date::years(1)) {
+      date::year_month_day candidate{y, ymd.month(), ymd.day()};
+      if (!candidate.ok()) candidate = date::year_month_day{date::year_month_day_last{y, date::month_day_last{ymd.month()}}};
+      Timestamp moment = at(date::local_days(candidate));
+      if (moment >= now) return moment;
+    }
+    return std::nullopt;
+  }
+  Timestamp moment = at(*day);
+  if (moment >= now) return moment;
+  // Learnt too late for the planned moment, but the date itself is still ahead: enter now.
+  Timestamp the_day = local_to_instant(tz, date::local_time<Millis>(day->time_since_epoch()) + date::days(1));
+  if (the_day > now) return now;
+  return std::nullopt;
+}
+
+void Engine::plan_dates(Person& p, Timestamp now) {
+  ++p.date_generation;
+  p.date_due.clear();
+  for (size_t j = 0; j < ws_.journeys.size(); ++j) {
+    const Journey& journey = ws_.journeys[j];
+    if (journey.entry.date_trait.empty() || journey.retired) continue;
+    if (auto due = next_date(journey.entry, p, now)) {
+      p.date_due[j] = *due;
+      timers_.push({*due, next_timer_seq_++, 0, p.date_generation, &p, j});
+    }
+  }
+  touch(p);
+}
+
+void Engine::fire_date(Person& p, size_t journey, std::uint64_t generation, Timestamp now) {
+  if (generation != p.date_generation) return;
+  auto it = p.date_due.find(journey);
+  if (it == p.date_due.end()) return;
+  p.date_due.erase(it);
+  touch(p);
+  try_enter(p, journey, nullptr, now);
+  const Trigger& t = ws_.journeys[journey].entry;
+  if (t.yearly) {
+    if (auto due = next_date(t, p, now + Millis(1))) {
+      p.date_due[journey] = *due;
+      timers_.push({*due, next_timer_seq_++, 0, p.date_generation, &p, journey});
+    }
+  }
+}
+
+bool Engine::enter(const std::string& journey_id, const std::string& user_id, const Json& message, Timestamp now) {
+  for (size_t j = 0; j < ws_.journeys.size(); ++j) {
+    const Journey& journey = ws_.journeys[j];
+    if (journey.id != journey_id || journey.retired || !journey.entry.api) continue;
+    advance_to(now);
+    Person& p = person(user_id);
+    touch(p);
+    try_enter(p, j, &message, now);
+    reap();
+    return true;
+  }
+  return false;
+}
+
+void Engine::forget(const std::string& user_id) {
+  auto it = people_.find(user_id);
+  if (it == people_.end()) return;
+  Person& p = *it->second;
+  for (auto id : p.instances) {
+    instances_.erase(id);
+    dirty_instances_.erase(id);
+    if (tracking_) changes_.finished.push_back(id);
+  }
+  dirty_people_.erase(&p);
+  // Pending date timers still point at the person: keep the (emptied) object, stale for good.
+  ++p.date_generation;
+  p = Person{};
+  forgotten_.push_back(std::move(it->second));
+  people_.erase(it);
+}
+
+Changes Engine::take_changes() {
+  for (Person* p : dirty_people_) changes_.people.emplace_back(p->user_id, person_state(*p));
+  for (auto id : dirty_instances_) {
+    auto it = instances_.find(id);
+    if (it != instances_.end()) changes_.instances.push_back(instance_state(*it->second));
+  }
+  dirty_people_.clear();
+  dirty_instances_.clear();
+  Changes out = std::move(changes_);
+  changes_ = Changes{};
+  return out;
+}
+
+Json Engine::person_state(const Person& p) const {
+  Json history = Json::array();
+  for (const auto& e : p.history) history.push_back({ms(e.time), e.name, e.properties});
+  Json sends = Json::array();
+  for (const auto& [t, c] : p.commercial_sends) sends.push_back({ms(t), static_cast<int>(c)});
+  Json dates = Json::object();
+  for (const auto& [j, due] : p.date_due) dates[ws_.journeys[j].id] = ms(due);
+  return {{"traits", p.traits}, {"history", std::move(history)}, {"unsubscribed", p.unsubscribed_event},
+          {"sends", std::move(sends)}, {"entered", p.entered}, {"dates", std::move(dates)}};
+}
+
+void Engine::restore_person(const std::string& user_id, const Json& state) {
+  Person& p = person(user_id);
+  p.traits = state.value("traits", Json::object());
+  for (const auto& e : state.value("history", Json::array())) p.history.push_back({from_ms(e[0]), e[1], e[2]});
+  p.unsubscribed_event = state.value("unsubscribed", false);
+  for (const auto& s : state.value("sends", Json::array())) p.commercial_sends.emplace_back(from_ms(s[0]), static_cast<Channel>(s[1].get<int>()));
+  p.entered = state.value("entered", std::vector<std::string>{});
+  for (const auto& [id, due] : state.value("dates", Json::object()).items()) {
+    for (size_t j = 0; j < ws_.journeys.size(); ++j) {
+      if (ws_.journeys[j].id != id || ws_.journeys[j].retired) continue;
+      p.date_due[j] = from_ms(due);
+      timers_.push({from_ms(due), next_timer_seq_++, 0, p.date_generation, &p, j});
+    }
+  }
+}
+
+Json Engine::instance_state(const Instance& inst) const {
+  const Journey& j = ws_.journeys[inst.journey];
+  return {{"id", inst.id},
+          {"journey", j.id},
+          {"version", j.version},
+          {"user", inst.person->user_id},
+          {"key", inst.key},
+          {"step", j.steps[inst.step].id},
+          {"day0", ms(inst.day0)},
+          {"entry", inst.entry_event},
+          {"waited", inst.waited},
+          {"waiting_for", inst.waiting_for},
+          {"quiet_deferred", inst.quiet_deferred},
+          {"arrived", inst.arrived},
+          {"generation", inst.generation},
+          {"due", inst.timer_due ? Json(ms(*inst.timer_due)) : Json()},
+          {"effects", inst.effects}};
+}
+
+Status Engine::restore_instance(const Json& state) {
+  std::string journey = state.at("journey"), version = state.at("version");
+  size_t index = ws_.journeys.size();
+  for (size_t j = 0; j < ws_.journeys.size(); ++j)
+    if (ws_.journeys[j].id == journey && ws_.journeys[j].version == version) index = j;
+  if (index == ws_.journeys.size())
+    return not_found(fmt::format("instance {}: journey {} version {} is not loaded", state.at("id").dump(), journey, version));
+  const Journey& j = ws_.journeys[index];
+  auto step = j.step_index.find(state.at("step").get<std::string>());
+  if (step == j.step_index.end())
+    return not_found(fmt::format("instance {}: journey {} has no step {}", state.at("id").dump(), journey, state.at("step").dump()));
+  auto inst = std::make_unique<Instance>();
+  inst->id = state.at("id");
+  inst->journey = index;
+  inst->person = &person(state.at("user"));
+  inst->key = state.value("key", "");
+  inst->step = step->second;
+  inst->day0 = from_ms(state.at("day0"));
+  inst->entry_event = state.value("entry", Json());
+  inst->waited = state.value("waited", false);
+  inst->waiting_for = state.value("waiting_for", false);
+  inst->quiet_deferred = state.value("quiet_deferred", false);
+  inst->arrived = state.value("arrived", false);
+  inst->generation = state.value("generation", std::uint64_t{0});
+  inst->effects = state.value("effects", std::uint64_t{0});
+  if (state.contains("due") && !state["due"].is_null()) {
+    inst->timer_due = from_ms(state["due"]);
+    timers_.push({*inst->timer_due, next_timer_seq_++, inst->id, inst->generation});
+  }
+  next_instance_ = std::max(next_instance_, inst->id + 1);
+  inst->person->instances.push_back(inst->id);
+  instances_.emplace(inst->id, std::move(inst));
+  return Status::ok();
+}
 
 const date::time_zone* Engine::zone(const Person& p) const {
   const Json* tz = at_path(p.traits, "timezone");

@@ -5,6 +5,11 @@
 // (enter, send, task, webhook, update, goal, exit, suppressed) in time order. The same engine
 // runs in `touchpoint simulate` on a virtual clock; nothing in it reads the wall clock.
 //
+// Live mode (runner.h) persists the engine: with change tracking on, every call records which
+// people and instances it touched, and take_changes() hands their serialised state over so the
+// caller can write it in the same transaction as the effects. restore_*() rebuild the engine
+// from that state after a restart.
+//
 // Threading: an Engine is used by one thread at a time.
 #pragma once
 
@@ -12,11 +17,13 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <queue>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "journeys/definition.h"
@@ -29,11 +36,24 @@ struct Effect {
   std::string user_id, journey, step, action;
   std::string channel, template_name, reason, assignee, trait;
   Json value;
+  std::uint64_t instance = 0;
+  // The idempotency key: "<instance>:<step>:<n>" for the instance's n-th effect. Stable across
+  // restarts, so a step that is retried is recognised and never done twice.
+  std::string key;
   // One JSON object, keys in a fixed order: the simulation output line.
   std::string to_json() const;
 };
 
 using EffectSink = std::function<void(const Effect&)>;
+
+// What a call changed, for the caller to persist (with tracking on).
+struct Changes {
+  std::vector<std::pair<std::string, Json>> people;  // user id, person state
+  std::vector<Json> instances;                       // instance state (active ones)
+  std::vector<std::uint64_t> finished;               // instances that ended: delete them
+  std::map<std::pair<std::string, std::string>, std::int64_t> arrivals;  // (journey, step) -> count
+  bool empty() const { return people.empty() && instances.empty() && finished.empty() && arrivals.empty(); }
+};
 
 class Engine {
  public:
@@ -44,9 +64,28 @@ class Engine {
   void seed_traits(const std::string& user_id, const Json& traits);
   // A Segment message at time `now` (its own event time). Fires due timers first.
   void on_message(const Json& message, Timestamp now);
-  // Fires every timer due at or before `t`, in time order.
-  void advance_to(Timestamp t);
+  // Fires every timer due at or before `t`, in time order; with `limit`, at most that many
+  // (then more may be due). Returns how many timers it took off the queue.
+  size_t advance_to(Timestamp t, size_t limit = SIZE_MAX);
   std::optional<Timestamp> next_timer() const;
+
+  // Enters `user_id` into journey `journey_id` (an `api` entry), as if `message` (a track
+  // message carrying the request's properties) had started it. false: no such journey, or it
+  // has no api entry.
+  bool enter(const std::string& journey_id, const std::string& user_id, const Json& message, Timestamp now);
+  // Forgets a person and their instances (GDPR erasure); their ids land in the changes.
+  void forget(const std::string& user_id);
+
+  // Persistence (live mode).
+  void track_changes(bool on) { tracking_ = on; }
+  Changes take_changes();
+  void restore_person(const std::string& user_id, const Json& state);
+  // Fails when the instance's journey version is not in the workspace.
+  Status restore_instance(const Json& state);
+  std::uint64_t next_instance_id() const { return next_instance_; }
+  void set_next_instance_id(std::uint64_t id) { next_instance_ = std::max(next_instance_, id); }
+  size_t active_instances() const { return instances_.size(); }
+  const Workspace& workspace() const { return ws_; }
 
  private:
   struct Instance;
@@ -54,8 +93,10 @@ class Engine {
   struct Timer {
     Timestamp due;
     std::uint64_t seq;
-    std::uint64_t instance;
-    std::uint64_t generation;  // a timer is stale once the instance moved on
+    std::uint64_t instance;    // 0: a date-trigger timer of `person` for `journey`
+    std::uint64_t generation;  // a timer is stale once the instance (or the person's date) moved on
+    Person* person = nullptr;
+    size_t journey = 0;
     bool operator>(const Timer& o) const { return due != o.due ? due > o.due : seq > o.seq; }
   };
 
@@ -70,7 +111,17 @@ class Engine {
   void go_to(Instance& inst, const std::string& step_id);
   // To the explicit next step or the following one; past the last step the instance exits.
   void follow(Instance& inst, Timestamp now);
-  void emit(Effect e);
+  void emit(Instance& inst, Effect e);
+  void touch(Person& p);
+  void touch(Instance& inst);
+  void arrive(Instance& inst);
+  // Date triggers: (re)plans the person's next entry moment for every journey with a date entry.
+  void plan_dates(Person& p, Timestamp now);
+  std::optional<Timestamp> next_date(const Trigger& t, const Person& p, Timestamp now) const;
+  void fire_date(Person& p, size_t journey, std::uint64_t generation, Timestamp now);
+  void reap();
+  Json instance_state(const Instance& inst) const;
+  Json person_state(const Person& p) const;
 
   bool holds(const std::vector<Condition>& all, const Person& p, const Json* properties, const Instance* inst,
              Timestamp now) const;
@@ -86,6 +137,14 @@ class Engine {
   std::priority_queue<Timer, std::vector<Timer>, std::greater<>> timers_;
   std::uint64_t next_instance_ = 1;
   std::uint64_t next_timer_seq_ = 1;
+  std::unordered_set<std::string> history_events_;  // event names some `did` condition asks about
+  std::vector<std::uint64_t> finished_;             // ended in this call; erased by reap()
+  std::vector<std::unique_ptr<Person>> forgotten_;  // erased people that timers may still name
+
+  bool tracking_ = false;
+  std::unordered_set<Person*> dirty_people_;
+  std::unordered_set<std::uint64_t> dirty_instances_;
+  Changes changes_;
 };
 
 // Local wall-clock time in `zone` to an instant: a time in a DST gap moves forward by the gap;

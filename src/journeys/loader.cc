@@ -592,6 +592,7 @@ std::optional<Journey> load_journey(const std::string& file, const std::string& 
   Journey j;
   j.file = file;
   j.version = hex_encode(sha256(text)).substr(0, 12);
+  j.source = text;
   for (const char* required : {"id", "name", "entry", "steps"})
     if (!n[required]) r.problem(n, fmt::format("missing required key {}", q(required)));
   if (n["id"]) {

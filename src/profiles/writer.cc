@@ -162,6 +162,7 @@ void ProfileWriter::apply_group(std::vector<Job>& jobs) {
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   commit_seconds_.observe(seconds);
   group_size_.observe(static_cast<double>(jobs.size()));
+  if (on_commit_) on_commit_();
   for (const auto& job : jobs) {
     events_stored_.add(job.outcome.stored);
     events_duplicate_.add(job.outcome.duplicates);

@@ -44,6 +44,10 @@ class ProfileWriter {
                                                        MetricsRegistry& metrics);
   ~ProfileWriter();
 
+  // Called on the writer thread after every durable commit (e.g. to wake the journey runner).
+  // Set before start(); must be quick.
+  void set_on_commit(std::function<void()> f) { on_commit_ = std::move(f); }
+
   void start();
   // Applies everything already submitted, then stops the thread. Later submits fail at once.
   void stop();
@@ -93,6 +97,7 @@ class ProfileWriter {
   std::deque<Job> queue_;  // GUARDED_BY(mu_)
   bool stopping_ = false;  // GUARDED_BY(mu_)
   std::thread thread_;
+  std::function<void()> on_commit_;
 
   // Keyed hashes of erased people's ids; written by the writer thread only (after start()).
   std::unordered_set<std::string> erased_;

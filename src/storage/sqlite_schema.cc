@@ -7,11 +7,6 @@
 namespace tp::storage::sqlite {
 namespace {
 
-struct Migration {
-  int version;
-  const char* sql;
-};
-
 const Migration kMigrations[] = {
     {1, R"sql(
 CREATE TABLE profiles(
@@ -73,7 +68,10 @@ CREATE TABLE settings(name TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
 
 int latest_version() { return kMigrations[std::size(kMigrations) - 1].version; }
 
-Status migrate(Database& db, Timestamp now) {
+Status migrate(Database& db, Timestamp now) { return migrate(db, now, kMigrations); }
+
+Status migrate(Database& db, Timestamp now, std::span<const Migration> migrations) {
+  const int latest = migrations.back().version;
   TP_TRY(db.exec("CREATE TABLE IF NOT EXISTS schema_migrations(version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)"));
   TP_TRY(db.exec("BEGIN IMMEDIATE"));
   auto fail = [&](Status s) {
@@ -86,11 +84,11 @@ Status migrate(Database& db, Timestamp now) {
   if (!has_row.is_ok()) return fail(has_row.status());
   int version = static_cast<int>(current->column_int(0));
   current->reset();
-  if (version > latest_version())
+  if (version > latest)
     return fail(internal_error(fmt::format(
         "the database has schema version {}, newer than this build knows ({}); use a newer touchpoint",
-        version, latest_version())));
-  for (const auto& m : kMigrations) {
+        version, latest)));
+  for (const auto& m : migrations) {
     if (m.version <= version) continue;
     Status s = db.exec(m.sql);
     if (!s.is_ok()) return fail(internal_error(fmt::format("migration {} failed: {}", m.version, s.message())));

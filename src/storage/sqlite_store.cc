@@ -238,7 +238,33 @@ class SqliteReader final : public Reader {
         "SELECT seq, ts, body FROM events WHERE profile_id=? AND (ts, seq) < (?, ?) "
         "ORDER BY ts DESC, seq DESC LIMIT ?"));
     TP_ASSIGN(r->identities_, r->db_->prepare("SELECT kind, value FROM identities WHERE profile_id=? ORDER BY kind, value"));
+    TP_ASSIGN(r->events_after_, r->db_->prepare(
+        "SELECT e.seq, coalesce(p.user_id, ''), e.body FROM events e LEFT JOIN profiles p ON p.id = e.profile_id "
+        "WHERE e.seq > ? ORDER BY e.seq LIMIT ?"));
     return std::unique_ptr<Reader>(std::move(r));
+  }
+
+  Result<std::int64_t> last_event_seq() override {
+    TP_ASSIGN(Statement q, db_->prepare("SELECT coalesce(max(seq), 0) FROM events"));
+    TP_ASSIGN(bool row, q.step());
+    return row ? q.column_int(0) : 0;
+  }
+
+  Result<std::vector<LoggedEvent>> events_after(std::int64_t after, int limit) override {
+    auto& q = events_after_;
+    q.bind(1, after).bind(2, std::int64_t{limit});
+    std::vector<LoggedEvent> out;
+    while (true) {
+      auto row = q.step();
+      if (!row.is_ok()) {
+        q.reset();
+        return row.status();
+      }
+      if (!*row) break;
+      out.push_back({q.column_int(0), std::string(q.column_text(1)), std::string(q.column_text(2))});
+    }
+    q.reset();
+    return out;
   }
 
   Result<std::optional<ProfileId>> find_identity(IdentityKind kind, std::string_view value) override {
@@ -347,7 +373,7 @@ class SqliteReader final : public Reader {
   }
 
   std::unique_ptr<Database> db_;
-  Statement find_identity_, timeline_, identities_;
+  Statement find_identity_, timeline_, identities_, events_after_;
 };
 
 class SqliteStore final : public Store {

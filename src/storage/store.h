@@ -71,6 +71,13 @@ struct TimelineEntry {
   std::string body;
 };
 
+// An event as stored, for consumers that follow the event log in arrival order (journeys).
+struct LoggedEvent {
+  std::int64_t seq = 0;
+  std::string user_id;  // the profile's primary userId now; "" while anonymous
+  std::string body;     // the message as JSON text
+};
+
 struct ProfileRecord {
   ProfileId id = 0;
   std::string user_id;  // the primary userId; "" for an anonymous profile
@@ -137,6 +144,10 @@ class Reader {
   virtual Result<std::vector<TimelineEntry>> timeline(ProfileId id, std::optional<TimelineCursor> before,
                                                       int limit) = 0;
   virtual Result<std::optional<ApiKey>> find_key(std::string_view key_hash) = 0;
+  // At most `limit` events with seq > `after`, in seq order.
+  virtual Result<std::vector<LoggedEvent>> events_after(std::int64_t after, int limit) = 0;
+  // The seq of the newest event; 0 when there is none.
+  virtual Result<std::int64_t> last_event_seq() = 0;
   virtual Result<std::vector<std::string>> erased_hashes() = 0;
 };
 

@@ -1,0 +1,230 @@
+#include "http/journeys_api.h"
+
+#include <fmt/format.h>
+
+#include <charconv>
+#include <nlohmann/json.hpp>
+
+#include "base/crypto.h"
+#include "base/json_text.h"
+#include "base/time_format.h"
+#include "http/encoding.h"
+#include "http/responses.h"
+#include "ingest/parser.h"
+
+namespace tp::http {
+namespace {
+
+using beast_http::status;
+using beast_http::verb;
+using Json = nlohmann::json;
+
+constexpr std::string_view kJourneys = "/api/v1/journeys";
+constexpr std::string_view kTasks = "/api/v1/tasks";
+
+std::string_view send_type_name(journeys::SendType t) {
+  return t == journeys::SendType::kTransactional ? "transactional" : "commercial";
+}
+
+std::string_view entry_kind(const journeys::Trigger& t) {
+  if (!t.event.empty()) return "event";
+  if (t.becomes_true) return "becomes";
+  if (!t.date_trait.empty()) return "date";
+  return "api";
+}
+
+Json task_json(const storage::TaskRow& t) {
+  Json j = {{"id", t.id},          {"userId", t.user_id},        {"journey", t.journey},
+            {"step", t.step},      {"template", t.template_name}, {"assignee", t.assignee},
+            {"createdAt", format_iso8601(t.created)}};
+  j["doneAt"] = t.done ? Json(format_iso8601(*t.done)) : Json();
+  return j;
+}
+
+Response method_not_allowed(const char* allow) {
+  Response res = error_response(status::method_not_allowed, fmt::format("use {}", allow));
+  res.set(beast_http::field::allow, allow);
+  return res;
+}
+
+std::optional<std::int64_t> parse_int(std::string_view s) {
+  std::int64_t v = 0;
+  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || ptr != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+const journeys::Journey* find_journey(const journeys::Runner& runner, std::string_view id) {
+  for (const auto* j : runner.journeys())
+    if (j->id == id) return j;
+  return nullptr;
+}
+
+Response list_journeys(const JourneyApiDeps& d) {
+  Json out = Json::array();
+  if (d.runner) {
+    for (const auto* j : d.runner->journeys()) {
+      auto active = d.store->active_by_step(j->id);
+      if (!active.is_ok()) return status_response(active.status());
+      std::int64_t total = 0;
+      for (const auto& c : *active) total += c.count;
+      out.push_back({{"id", j->id},
+                     {"name", j->name},
+                     {"version", j->version},
+                     {"file", j->file},
+                     {"status", j->status},
+                     {"priority", j->priority},
+                     {"send_type", send_type_name(j->send_type)},
+                     {"owner", j->owner},
+                     {"entry", entry_kind(j->entry)},
+                     {"steps", j->steps.size()},
+                     {"active", total}});
+    }
+  }
+  return json_response(status::ok, Json{{"journeys", std::move(out)}}.dump());
+}
+
+Response journey_stats(const JourneyApiDeps& d, const journeys::Journey& j) {
+  auto counts = d.store->step_counts(j.id);
+  if (!counts.is_ok()) return status_response(counts.status());
+  auto active = d.store->active_by_step(j.id);
+  if (!active.is_ok()) return status_response(active.status());
+  // Every step of the current version, in file order, then steps only earlier versions had.
+  std::vector<std::string> order;
+  for (const auto& step : j.steps) order.push_back(step.id);
+  std::map<std::string, Json> rows;
+  auto row = [&](const std::string& step) -> Json& {
+    auto [it, fresh] = rows.try_emplace(step);
+    if (fresh) {
+      it->second = {{"step", step}, {"entered", 0}, {"waiting", 0}, {"sent", 0}, {"suppressed", 0}, {"goal", 0},
+                    {"exited", 0}, {"task", 0}, {"update", 0}, {"webhook", 0}};
+      if (std::find(order.begin(), order.end(), step) == order.end()) order.push_back(step);
+    }
+    return it->second;
+  };
+  for (const auto& step : j.steps) row(step.id);
+  std::int64_t total_active = 0;
+  for (const auto& c : *counts) row(c.step)[c.metric] = c.count;
+  for (const auto& c : *active) {
+    row(c.step)["waiting"] = c.count;
+    total_active += c.count;
+  }
+  Json steps = Json::array();
+  for (const auto& step : order) steps.push_back(std::move(rows[step]));
+  Json out = {{"journey", j.id}, {"version", j.version}, {"active", total_active}, {"steps", std::move(steps)}};
+  return json_response(status::ok, out.dump());
+}
+
+void enter(const JourneyApiDeps& d, profiles::ProfileWriter& writer, const Clock& clock, const journeys::Journey& j,
+           const std::string& body, const Respond& respond) {
+  if (!j.entry.api)
+    return respond(error_response(status::conflict,
+                                  fmt::format("journey {} has no api entry (entry: {{api: true}})", json_string(j.id))));
+  Json request = Json::parse(body.empty() ? "{}" : body, nullptr, false);
+  if (request.is_discarded() || !request.is_object())
+    return respond(error_response(status::bad_request, "the body must be a JSON object: {\"userId\": \"…\", \"properties\": {…}}"));
+  auto user = request.find("userId");
+  if (user == request.end() || !user->is_string() || user->get<std::string>().empty())
+    return respond(error_response(status::bad_request, "userId: required, a non-empty string", "userId"));
+  Json properties = request.value("properties", Json::object());
+  if (!properties.is_object())
+    return respond(error_response(status::bad_request, "properties: must be an object", "properties"));
+  properties["journey"] = j.id;
+  Timestamp now = clock.now();
+  // The request becomes an event on the person's timeline; the runner enters them from it, so
+  // the call is as durable, ordered and idempotent (messageId) as any ingested event.
+  Json message = {{"type", "track"},
+                  {"userId", *user},
+                  {"event", "Journey Entry Requested"},
+                  {"properties", std::move(properties)},
+                  {"messageId", request.value("messageId", "enter-" + hex_encode(random_bytes(12)))},
+                  {"timestamp", format_iso8601(now)}};
+  auto parsed = ingest::parse_typed(message.dump(), now);
+  if (!parsed.is_ok()) return respond(status_response(parsed.status()));
+  std::string message_id = parsed->message_id;
+  std::vector<ingest::Message> batch;
+  batch.push_back(std::move(parsed).value());
+  writer.submit(std::move(batch), [respond, message_id, runner = d.runner](const profiles::WriteOutcome& outcome) {
+    if (!outcome.status.is_ok()) return respond(status_response(outcome.status));
+    runner->notify();
+    Json out = {{"success", true}, {"messageId", message_id}, {"duplicate", outcome.duplicates > 0}};
+    respond(json_response(status::accepted, out.dump()));
+  });
+}
+
+void tasks(const JourneyApiDeps& d, const Clock& clock, Request& request, std::string_view rest, std::string_view query,
+           const Respond& respond) {
+  if (rest.empty()) {
+    if (request.method() != verb::get) return respond(method_not_allowed("GET"));
+    auto params = parse_query(query);
+    if (!params.is_ok()) return respond(status_response(params.status()));
+    std::optional<std::string> assignee;
+    if (auto it = params->find("assignee"); it != params->end()) assignee = it->second;
+    std::int64_t limit = 100;
+    if (auto it = params->find("limit"); it != params->end()) {
+      auto v = parse_int(it->second);
+      if (!v || *v < 1 || *v > 1000)
+        return respond(error_response(status::bad_request,
+                                      fmt::format("limit: {} is not a number from 1 to 1000", json_string(it->second)), "limit"));
+      limit = *v;
+    }
+    Json out = Json::array();
+    if (d.store) {
+      auto rows = d.store->open_tasks(assignee, static_cast<int>(limit));
+      if (!rows.is_ok()) return respond(status_response(rows.status()));
+      for (const auto& t : *rows) out.push_back(task_json(t));
+    }
+    return respond(json_response(status::ok, Json{{"tasks", std::move(out)}}.dump()));
+  }
+  // /{id}/done
+  auto slash = rest.find('/');
+  auto id = parse_int(rest.substr(0, slash));
+  if (!id || slash == std::string_view::npos || rest.substr(slash) != "/done")
+    return respond(error_response(status::not_found, fmt::format("no endpoint at {}{}", kTasks, json_string(rest))));
+  if (request.method() != verb::post) return respond(method_not_allowed("POST"));
+  if (!d.store) return respond(error_response(status::not_found, fmt::format("no task {}", *id)));
+  auto task = d.store->complete_task(*id, clock.now());
+  if (!task.is_ok()) return respond(status_response(task.status()));
+  if (!*task) return respond(error_response(status::not_found, fmt::format("no task {}", *id)));
+  respond(json_response(status::ok, Json{{"success", true}, {"task", task_json(**task)}}.dump()));
+}
+
+}  // namespace
+
+bool handle_journey_api(const JourneyApiDeps& d, profiles::ProfileWriter& writer, const Clock& clock, Request& request,
+                        std::string_view path, std::string_view query, const Respond& respond) {
+  if (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
+  if (path == kTasks || path.rfind(std::string(kTasks) + "/", 0) == 0) {
+    tasks(d, clock, request, path.substr(std::min(path.size(), kTasks.size() + 1)), query, respond);
+    return true;
+  }
+  if (path != kJourneys && path.rfind(std::string(kJourneys) + "/", 0) != 0) return false;
+  if (path == kJourneys) {
+    respond(request.method() == verb::get ? list_journeys(d) : method_not_allowed("GET"));
+    return true;
+  }
+  std::string_view rest = path.substr(kJourneys.size() + 1);
+  auto slash = rest.find('/');
+  std::string_view id = rest.substr(0, slash);
+  std::string_view action = slash == std::string_view::npos ? "" : rest.substr(slash + 1);
+  if (!d.runner) {
+    respond(error_response(status::not_found, "journeys are not running: start serve with --journeys DIR"));
+    return true;
+  }
+  const journeys::Journey* j = find_journey(*d.runner, id);
+  if (!j) {
+    respond(error_response(status::not_found, fmt::format("no journey {}", json_string(id))));
+    return true;
+  }
+  if (action == "stats") {
+    respond(request.method() == verb::get ? journey_stats(d, *j) : method_not_allowed("GET"));
+  } else if (action == "enter") {
+    if (request.method() != verb::post) respond(method_not_allowed("POST"));
+    else enter(d, writer, clock, *j, request.body(), respond);
+  } else {
+    respond(error_response(status::not_found, fmt::format("no endpoint at {}", json_string(path))));
+  }
+  return true;
+}
+
+}  // namespace tp::http

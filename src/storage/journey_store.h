@@ -1,0 +1,96 @@
+// The journey store: what live mode keeps about running journeys, independent of the database
+// behind it. Instance state, timers, the outbox of effects and the consumed position in the event
+// log are written in one transaction, so a crash neither loses nor repeats a step.
+//
+// Embedded default: `<data>/journeys.db` (sqlite_journey_store.h), a database of its own so that
+// the journey runner never waits for the ingestion writer's lock. Tables: docs/storage.md.
+//
+// Threading: thread-safe. At most one JourneyWrite exists at a time (begin_write blocks until the
+// previous one is gone); it belongs to the thread that began it. Reads may run on any thread.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/clock.h"
+#include "base/status.h"
+
+namespace tp::storage {
+
+struct JourneyVersionRow {
+  std::string journey, version, file, source;
+  Timestamp first_seen{};
+};
+
+// An effect as written to the outbox.
+struct OutboxRow {
+  std::int64_t seq = 0;  // assigned by the store
+  std::string key;       // idempotency key: "<instance>:<step>:<n>"
+  std::uint64_t instance = 0;
+  std::string user_id, journey, step, action;
+  Timestamp time{};
+  std::string body;  // the effect as JSON (the simulation line plus key and instance)
+};
+
+struct TaskRow {
+  std::int64_t id = 0;
+  std::string key, user_id, journey, step, template_name, assignee;
+  Timestamp created{};
+  std::optional<Timestamp> done;
+};
+
+struct StepCount {
+  std::string step, metric;
+  std::int64_t count = 0;
+};
+
+class JourneyWrite {
+ public:
+  virtual ~JourneyWrite() = default;
+  virtual Status put_version(const JourneyVersionRow& row) = 0;
+  virtual Status put_person(std::string_view user_id, std::string_view state) = 0;
+  virtual Status put_instance(std::uint64_t id, std::string_view journey, std::string_view user_id,
+                              std::string_view step, std::optional<Timestamp> due, std::string_view state) = 0;
+  virtual Status delete_instance(std::uint64_t id) = 0;
+  // GDPR erasure: the person's state, instances, outbox rows and tasks.
+  virtual Status delete_user(std::string_view user_id) = 0;
+  // false when an effect with this key exists already (it is then not written again).
+  virtual Result<bool> add_effect(const OutboxRow& row) = 0;
+  virtual Status add_task(const TaskRow& row) = 0;
+  virtual Status add_count(std::string_view journey, std::string_view step, std::string_view metric,
+                           std::int64_t n) = 0;
+  virtual Status set_meta(std::string_view name, std::int64_t value) = 0;
+  // Durable when it returns ok.
+  virtual Status commit() = 0;
+};
+
+class JourneyStore {
+ public:
+  virtual ~JourneyStore() = default;
+
+  virtual Result<std::unique_ptr<JourneyWrite>> begin_write() = 0;
+
+  virtual Result<std::optional<std::int64_t>> meta(std::string_view name) = 0;
+  virtual Result<std::vector<JourneyVersionRow>> versions() = 0;
+  // Everything live mode needs to rebuild the engine, instances in id order.
+  virtual Status load(const std::function<void(std::string_view user_id, std::string_view state)>& person,
+                      const std::function<void(std::string_view state)>& instance) = 0;
+
+  // Outbox rows with seq > `after`, in order; and the consumers' positions (e.g. "echo").
+  virtual Result<std::vector<OutboxRow>> effects_after(std::int64_t after, int limit) = 0;
+
+  virtual Result<std::vector<TaskRow>> open_tasks(std::optional<std::string> assignee, int limit) = 0;
+  // Marks the task done (idempotent: an already closed task keeps its first time).
+  virtual Result<std::optional<TaskRow>> complete_task(std::int64_t id, Timestamp now) = 0;
+
+  virtual Result<std::vector<StepCount>> step_counts(std::string_view journey) = 0;
+  // Active instances of `journey` per current step.
+  virtual Result<std::vector<StepCount>> active_by_step(std::string_view journey) = 0;
+};
+
+}  // namespace tp::storage
