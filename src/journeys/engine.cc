@@ -755,7 +755,8 @@ void Engine::restore_person(const std::string& user_id, const Json& state) {
   p.unsubscribed_event = state.value("unsubscribed", false);
   for (const auto& s : state.value("sends", Json::array())) p.commercial_sends.emplace_back(from_ms(s[0]), static_cast<Channel>(s[1].get<int>()));
   p.entered = state.value("entered", std::vector<std::string>{});
-  for (const auto& [id, due] : state.value("dates", Json::object()).items()) {
+  const Json dates = state.value("dates", Json::object());
+  for (const auto& [id, due] : dates.items()) {
     for (size_t j = 0; j < ws_.journeys.size(); ++j) {
       if (ws_.journeys[j].id != id || ws_.journeys[j].retired) continue;
       p.date_due[j] = from_ms(due);

@@ -86,9 +86,10 @@ export class Client {
     return { status: res.status, body: await parse(res), headers: res.headers };
   }
 
-  async admin(method, path, { key = this.adminKey } = {}) {
+  async admin(method, path, { key = this.adminKey, body } = {}) {
     const h = key ? { authorization: `Bearer ${key}` } : {};
-    const res = await fetch(this.url + path, { method, headers: h });
+    if (body !== undefined) h['content-type'] = 'application/json';
+    const res = await fetch(this.url + path, { method, headers: h, body: body === undefined ? undefined : JSON.stringify(body) });
     return { status: res.status, body: await parse(res), headers: res.headers };
   }
 
