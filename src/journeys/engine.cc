@@ -201,10 +201,10 @@ void Engine::reap() {
   finished_.clear();
 }
 
-std::optional<Timestamp> Engine::next_timer() const {
+std::optional<Timestamp> Engine::next_timer(bool include_dates) const {
   // Stale timers are dropped lazily; the earliest may be stale, which only makes a caller look
   // a little early.
-  if (timers_.empty()) return std::nullopt;
+  if (timers_.empty() || (!include_dates && instance_timers_ == 0)) return std::nullopt;
   return timers_.top().due;
 }
 
@@ -214,6 +214,7 @@ size_t Engine::advance_to(Timestamp t, size_t limit) {
     Timer timer = timers_.top();
     timers_.pop();
     ++taken;
+    if (timer.instance != 0) --instance_timers_;
     if (timer.instance == 0) {
       fire_date(*timer.person, timer.journey, timer.generation, timer.due);
       continue;
@@ -424,6 +425,7 @@ void Engine::try_enter(Person& p, size_t journey_index, const Json* event, Times
 void Engine::schedule(Instance& inst, Timestamp due) {
   inst.timer_due = due;
   timers_.push({due, next_timer_seq_++, inst.id, inst.generation});
+  ++instance_timers_;
 }
 
 void Engine::go_to(Instance& inst, const std::string& step_id) {
@@ -812,6 +814,7 @@ Status Engine::restore_instance(const Json& state) {
   if (state.contains("due") && !state["due"].is_null()) {
     inst->timer_due = from_ms(state["due"]);
     timers_.push({*inst->timer_due, next_timer_seq_++, inst->id, inst->generation});
+    ++instance_timers_;
   }
   next_instance_ = std::max(next_instance_, inst->id + 1);
   inst->person->instances.push_back(inst->id);

@@ -67,7 +67,9 @@ class Engine {
   // Fires every timer due at or before `t`, in time order; with `limit`, at most that many
   // (then more may be due). Returns how many timers it took off the queue.
   size_t advance_to(Timestamp t, size_t limit = SIZE_MAX);
-  std::optional<Timestamp> next_timer() const;
+  // The earliest pending timer. Without `include_dates`, nullopt once no instance has a timer
+  // (planned date-trigger entries alone, e.g. yearly birthdays, would never run out).
+  std::optional<Timestamp> next_timer(bool include_dates = true) const;
 
   // Enters `user_id` into journey `journey_id` (an `api` entry), as if `message` (a track
   // message carrying the request's properties) had started it. false: no such journey, or it
@@ -137,6 +139,7 @@ class Engine {
   std::priority_queue<Timer, std::vector<Timer>, std::greater<>> timers_;
   std::uint64_t next_instance_ = 1;
   std::uint64_t next_timer_seq_ = 1;
+  size_t instance_timers_ = 0;  // instance timers in timers_, stale ones included
   std::unordered_set<std::string> history_events_;  // event names some `did` condition asks about
   std::vector<std::uint64_t> finished_;             // ended in this call; erased by reap()
   std::vector<std::unique_ptr<Person>> forgotten_;  // erased people that timers may still name

@@ -103,7 +103,7 @@ Status simulate(const SimulationOptions& options, std::ostream& out, std::vector
     engine.advance_to(*until);
   } else {
     // Until no timer is pending.
-    while (auto next = engine.next_timer()) engine.advance_to(*next);
+    while (auto next = engine.next_timer(/*include_dates=*/false)) engine.advance_to(*next);
   }
   out.flush();
   return Status::ok();
