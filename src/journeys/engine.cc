@@ -405,7 +405,11 @@ void Engine::try_enter(Person& p, size_t journey_index, const Json* event, Times
   inst->key = key;
   inst->day0 = now;
   if (event) {
-    inst->entry_event = *event;
+    // What steps may read of the entry message (event.<field>, correlation, branches): its
+    // name, properties and time; context and ids are not kept with every waiting instance.
+    inst->entry_event = Json::object();
+    for (const char* field : {"type", "event", "properties", "timestamp"})
+      if (auto it = event->find(field); it != event->end()) inst->entry_event[field] = *it;
     // Day 0 is the entry event's own time (live mode processes it a little later).
     if (auto t = json_time(event->contains("timestamp") ? &(*event)["timestamp"] : nullptr); t && *t < now) inst->day0 = *t;
   }

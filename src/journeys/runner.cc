@@ -248,6 +248,7 @@ Result<bool> Runner::step() {
   TP_TRY(s);
   cursor_ = cursor;
   echoed_ = echo_acked_;
+  if (options_.committed && !effects_.empty()) options_.committed(effects_);
   effects_total_.add(static_cast<long long>(effects_.size()));
   effects_.clear();
   active_instances_.set(static_cast<long long>(engine_->active_instances()));

@@ -42,6 +42,8 @@ class Runner {
 
   struct Options {
     size_t batch = 2000;  // events or timers per transaction
+    // Called on the runner thread after each commit with the batch's effects (benchmarks).
+    std::function<void(const std::vector<Effect>&)> committed;
   };
 
   static Result<std::unique_ptr<Runner>> create(Workspace workspace, storage::Store& events,
