@@ -225,7 +225,6 @@ size_t Engine::advance_to(Timestamp t, size_t limit) {
     if (inst.done || inst.generation != timer.generation) continue;
     inst.timer_due.reset();
     touch(inst);
-    touch(*inst.person);
     if (inst.waiting_for) {
       inst.waiting_for = false;
       const Step& step = ws_.journeys[inst.journey].steps[inst.step];
@@ -246,8 +245,10 @@ void Engine::on_message(const Json& message, Timestamp now) {
   std::string user_id = message.contains("userId") && message["userId"].is_string() ? message["userId"].get<std::string>()
                         : message.value("anonymousId", "");
   Person& p = person(user_id);
-  touch(p);
+  // A person is persisted when what is kept of them changes: traits, history, consent, sends,
+  // journeys entered, planned dates.
   if (type == "identify") {
+    touch(p);
     static const Json kEmpty = Json::object();
     handle_identify(p, message.contains("traits") && message["traits"].is_object() ? message["traits"] : kEmpty, now);
   } else if (type == "track") {
@@ -304,8 +305,14 @@ void Engine::handle_track(Person& p, const Json& message, Timestamp now) {
   static const Json kNoProperties = Json::object();
   const Json& properties = message.contains("properties") && message["properties"].is_object() ? message["properties"]
                                                                                                 : kNoProperties;
-  if (history_events_.count(name)) p.history.push_back({now, name, properties});
-  if (name == "Unsubscribed") p.unsubscribed_event = true;
+  if (history_events_.count(name)) {
+    p.history.push_back({now, name, properties});
+    touch(p);
+  }
+  if (name == "Unsubscribed" && !p.unsubscribed_event) {
+    p.unsubscribed_event = true;
+    touch(p);
+  }
   if (name == kApiEntryEvent) {
     // An `api` entry (POST /api/v1/journeys/{id}/enter arrives as this event).
     const Json* journey = at_path(properties, "journey");
@@ -416,9 +423,11 @@ void Engine::try_enter(Person& p, size_t journey_index, const Json* event, Times
   if (!j.day0_trait.empty()) {
     if (auto t = json_time(at_path(p.traits, j.day0_trait))) inst->day0 = *t;
   }
-  if (!entered_before) p.entered.push_back(j.id);
+  if (!entered_before) {
+    p.entered.push_back(j.id);
+    touch(p);
+  }
   p.instances.push_back(inst->id);
-  touch(p);
   Instance& ref = *inst;
   instances_.emplace(inst->id, std::move(inst));
   touch(ref);
@@ -465,7 +474,6 @@ void Engine::finish(Instance& inst, const std::string& step, Timestamp now) {
   inst.timer_due.reset();
   Person& p = *inst.person;
   p.instances.erase(std::remove(p.instances.begin(), p.instances.end(), inst.id), p.instances.end());
-  touch(p);
   emit(inst, {now, p.user_id, ws_.journeys[inst.journey].id, step, "exit"});
   finished_.push_back(inst.id);
 }
@@ -512,6 +520,7 @@ void Engine::run(Instance& inst, Timestamp now) {
             value = sum == static_cast<double>(static_cast<long long>(sum)) ? Json(static_cast<long long>(sum)) : Json(sum);
           }
           p.traits[u.trait] = value;
+          touch(p);
           Effect e{now, p.user_id, j.id, step.id, "update"};
           e.trait = u.trait;
           e.value = value;
@@ -614,7 +623,7 @@ bool Engine::send(Instance& inst, const Step& step, Timestamp now) {
     // Sends older than the longest cap window no longer count.
     Millis longest{0};
     for (const auto& cap : ws_.policies.caps) longest = std::max(longest, cap.per);
-    std::erase_if(p.commercial_sends, [&](const auto& s) { return s.first <= now - longest; });
+    if (std::erase_if(p.commercial_sends, [&](const auto& s) { return s.first <= now - longest; }) > 0) touch(p);
     for (const auto& cap : ws_.policies.caps) {
       int count = 0;
       for (const auto& [t, c] : p.commercial_sends)
@@ -625,6 +634,7 @@ bool Engine::send(Instance& inst, const Step& step, Timestamp now) {
       }
     }
     p.commercial_sends.emplace_back(now, step.channel);
+    touch(p);
   }
   Effect e{now, p.user_id, j.id, step.id, step.kind == StepKind::kWebhook ? "webhook" : "send"};
   if (step.kind == StepKind::kSend) e.channel = std::string(channel);
