@@ -9,6 +9,7 @@ packages=(
   libsqlite3-dev sqlite3 libsimdjson-dev nlohmann-json3-dev libcli11-dev libfmt-dev
   libboost1.81-dev libssl-dev zlib1g-dev libgtest-dev libgmock-dev libbenchmark-dev
   libyaml-cpp-dev libhowardhinnant-date-dev tzdata libxlsxwriter-dev graphviz libpq-dev postgresql-15
+  libcurl4-openssl-dev python3-aiosmtpd python3-dkim
 )
 command -v node >/dev/null 2>&1 || packages+=(nodejs npm)
 
