@@ -257,7 +257,7 @@ Status latency(const Options& o) {
   options.committed = [&](const std::vector<journeys::Effect>& effects) {
     auto now = SteadyClock::now();
     for (const auto& e : effects)
-      if (e.action == "webhook") effect[std::stoi(e.user_id.substr(1))] = now;
+      if (e.action == "webhook") effect[std::stoi(std::string(e.user_id.substr(1)))] = now;
   };
   TP_TRY(live.start_runner(clock, std::move(options)));
   live.writer->set_on_commit([r = live.runner.get()] { r->notify(); });

@@ -85,12 +85,29 @@ void append_iso8601(std::string& out, Timestamp t) {
   auto day_point = floor<days>(t);
   year_month_day ymd{day_point};
   hh_mm_ss<Millis> hms{t - day_point};
-  char buf[32];
-  int n = std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ", int(ymd.year()),
-                        unsigned(ymd.month()), unsigned(ymd.day()), int(hms.hours().count()),
-                        int(hms.minutes().count()), int(hms.seconds().count()),
-                        int(hms.subseconds().count()));
-  out.append(buf, static_cast<size_t>(n));
+  int year = int(ymd.year());
+  if (year < 0 || year > 9999) {  // outside ISO-8601's four digits: the slow, general path
+    char buf[48];
+    int n = std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ", year, unsigned(ymd.month()),
+                          unsigned(ymd.day()), int(hms.hours().count()), int(hms.minutes().count()),
+                          int(hms.seconds().count()), int(hms.subseconds().count()));
+    out.append(buf, static_cast<size_t>(n));
+    return;
+  }
+  // Digits by hand: this runs for every timestamp written (timelines, simulation lines), and
+  // snprintf was most of its cost.
+  char buf[25] = "0000-00-00T00:00:00.000Z";
+  auto put = [&](int at, int width, unsigned v) {
+    for (int i = at + width - 1; i >= at; --i, v /= 10) buf[i] = static_cast<char>('0' + v % 10);
+  };
+  put(0, 4, static_cast<unsigned>(year));
+  put(5, 2, unsigned(ymd.month()));
+  put(8, 2, unsigned(ymd.day()));
+  put(11, 2, static_cast<unsigned>(hms.hours().count()));
+  put(14, 2, static_cast<unsigned>(hms.minutes().count()));
+  put(17, 2, static_cast<unsigned>(hms.seconds().count()));
+  put(20, 3, static_cast<unsigned>(hms.subseconds().count()));
+  out.append(buf, 24);
 }
 
 std::string format_iso8601(Timestamp t) {

@@ -9,39 +9,44 @@
 
 namespace tp::journeys {
 
+// What the engine keeps of a person. Sized for millions of waiting instances: rarely used
+// parts stay empty (no allocation) until needed.
 struct Engine::Person {
-  std::string user_id;
-  Json traits = Json::object();
+  const std::string* user_id = nullptr;  // the key of this person's node in people_
+  Json traits;                           // null until the first trait
   struct Event {
     Timestamp time;
     std::string name;
     Json properties;
   };
-  std::vector<Event> history;  // track events, in time order
+  std::vector<Event> history;  // track events some `did` condition asks about, in time order
+  std::vector<std::pair<Timestamp, Channel>> commercial_sends;  // within the longest cap window
+  std::vector<std::uint64_t> instances;  // active, in entry order
+  std::uint64_t entered_mask = 0;       // journey id indexes < 64 ever entered (re-entry: once)
+  std::vector<std::uint32_t> entered_more;  // ... and those >= 64
+  std::vector<std::pair<std::uint32_t, Timestamp>> date_due;  // journey -> planned date entry
+  std::uint32_t date_generation = 0;  // bumped when the dates are planned again
   bool unsubscribed_event = false;
-  std::vector<std::pair<Timestamp, Channel>> commercial_sends;
-  std::vector<std::uint64_t> instances;      // active, in entry order
-  std::vector<std::string> entered;          // journey ids ever entered (for reentry: once)
-  std::map<size_t, Timestamp> date_due;      // journey -> planned date-trigger entry
-  std::uint64_t date_generation = 0;         // bumped when the dates are planned again
+  bool forgotten = false;
 };
 
 struct Engine::Instance {
   std::uint64_t id = 0;
-  size_t journey = 0;
   Person* person = nullptr;
-  std::string key;
-  size_t step = 0;
+  std::string key;    // the re-entry key value
+  std::string entry;  // the entry message as JSON text; "" when the journey never reads it
   Timestamp day0{};
-  Json entry_event;            // the message that started it
-  bool waited = false;         // the current step's delay/wait_until is over
-  bool waiting_for = false;    // in a wait_for, until an event or the timeout
-  bool quiet_deferred = false; // the current send already waited out quiet hours
-  bool arrived = false;        // the current step has been counted as reached
+  Timestamp due = kNoTimer;  // the pending timer
+  std::uint32_t journey = 0, step = 0;
+  std::uint32_t generation = 0;
+  std::uint32_t effects = 0;    // effects emitted so far (for idempotency keys)
+  bool waited = false;          // the current step's delay/wait_until is over
+  bool waiting_for = false;     // in a wait_for, until an event or the timeout
+  bool quiet_deferred = false;  // the current send already waited out quiet hours
+  bool arrived = false;         // the current step has been counted as reached
   bool done = false;
-  std::uint64_t generation = 0;
-  std::optional<Timestamp> timer_due;  // the pending timer, if any
-  std::uint64_t effects = 0;           // effects emitted so far (for idempotency keys)
+
+  static constexpr Timestamp kNoTimer = Timestamp::max();
 };
 
 namespace {
@@ -50,10 +55,10 @@ const Json* at_path(const Json& root, std::string_view path) {
   const Json* cur = &root;
   while (!path.empty()) {
     auto dot = path.find('.');
-    std::string key(path.substr(0, dot));
+    std::string_view key = path.substr(0, dot);
     path = dot == std::string_view::npos ? std::string_view() : path.substr(dot + 1);
     if (!cur->is_object()) return nullptr;
-    auto it = cur->find(key);
+    auto it = cur->find(key);  // transparent comparison: no string is built
     if (it == cur->end()) return nullptr;
     cur = &*it;
   }
@@ -62,12 +67,12 @@ const Json* at_path(const Json& root, std::string_view path) {
 
 bool less(const Json& a, const Json& b) {
   if (a.is_number() && b.is_number()) return a.get<double>() < b.get<double>();
-  if (a.is_string() && b.is_string()) return a.get<std::string>() < b.get<std::string>();
+  if (a.is_string() && b.is_string()) return a.get_ref<const std::string&>() < b.get_ref<const std::string&>();
   return false;
 }
 
-std::uint64_t fnv1a(std::string_view s) {
-  std::uint64_t h = 1469598103934665603ULL;
+// FNV-1a, continued over `s` from the hash `h` of what came before.
+std::uint64_t fnv1a_continue(std::uint64_t h, std::string_view s) {
   for (unsigned char c : s) {
     h ^= c;
     h *= 1099511628211ULL;
@@ -104,6 +109,24 @@ std::optional<date::local_days> local_date(const Json* v, const date::time_zone*
 }
 
 const std::string kApiEntryEvent = "Journey Entry Requested";
+const Json kEmptyObject = Json::object();
+
+// Does a condition read the entry message? `properties_too`: in a branch, `properties.` means
+// the entry event's properties.
+bool reads_entry(const Condition& c, bool properties_too) {
+  if (c.path.rfind("event.", 0) == 0 || (properties_too && c.path.rfind("properties.", 0) == 0)) return true;
+  for (const auto& child : c.children)
+    if (reads_entry(child, properties_too)) return true;
+  return false;
+}
+bool reads_entry(const std::vector<Condition>& all, bool properties_too) {
+  return std::any_of(all.begin(), all.end(), [&](const Condition& c) { return reads_entry(c, properties_too); });
+}
+
+const std::string* string_field(const Json& message, const char* key) {
+  auto it = message.find(key);
+  return it != message.end() && it->is_string() ? &it->get_ref<const std::string&>() : nullptr;
+}
 
 }  // namespace
 
@@ -115,7 +138,13 @@ Timestamp local_to_instant(const date::time_zone* zone, date::local_time<Millis>
 }
 
 std::string Effect::to_json() const {
-  std::string out = "{\"time\":\"";
+  std::string out;
+  append_json(out);
+  return out;
+}
+
+void Effect::append_json(std::string& out) const {
+  out += "{\"time\":\"";
   append_iso8601(out, time);
   out += "\",\"userId\":";
   append_json_string(out, user_id);
@@ -125,7 +154,7 @@ std::string Effect::to_json() const {
   append_json_string(out, step);
   out += ",\"action\":";
   append_json_string(out, action);
-  auto field = [&](const char* key, const std::string& v) {
+  auto field = [&](const char* key, std::string_view v) {
     if (v.empty()) return;
     out += ",\"";
     out += key;
@@ -142,33 +171,49 @@ std::string Effect::to_json() const {
     out += value.dump();
   }
   out += "}";
-  return out;
 }
 
 Engine::Engine(Workspace workspace, EffectSink sink)
     : ws_(std::move(workspace)), sink_(std::move(sink)), default_zone_(date::locate_zone(ws_.policies.default_timezone)) {
-  for (const Journey& j : ws_.journeys) {
+  std::vector<std::string> ids;
+  for (std::uint32_t index = 0; index < ws_.journeys.size(); ++index) {
+    const Journey& j = ws_.journeys[index];
+    auto id = std::find(ids.begin(), ids.end(), j.id);
+    id_index_.push_back(static_cast<std::uint32_t>(id - ids.begin()));
+    if (id == ids.end()) ids.push_back(j.id);
+    if (!j.entry.event.empty() && !j.retired) entry_by_event_[j.entry.event].push_back(index);
+
+    bool keeps = reads_entry(j.goal.where, false) || reads_entry(j.exit.where, false);
     for (const Trigger* t : {&j.entry, &j.goal, &j.exit}) {
       collect_did(t->where, history_events_);
-      if (t->becomes_true) collect_did(*t->becomes_true, history_events_);
+      if (t->becomes_true) {
+        collect_did(*t->becomes_true, history_events_);
+        keeps = keeps || (t != &j.entry && reads_entry(*t->becomes_true, false));
+      }
     }
     collect_did(j.audience, history_events_);
     for (const Step& step : j.steps) {
       collect_did(step.wait_for.where, history_events_);
-      for (const auto& arm : step.arms) collect_did(arm.when, history_events_);
+      keeps = keeps || !step.wait_for.correlate.empty() || reads_entry(step.wait_for.where, false);
+      for (const auto& arm : step.arms) {
+        collect_did(arm.when, history_events_);
+        keeps = keeps || reads_entry(arm.when, true);
+      }
     }
+    keeps_entry_.push_back(keeps);
   }
 }
 
 Engine::~Engine() = default;
 
-Engine::Person& Engine::person(const std::string& user_id) {
-  auto& slot = people_[user_id];
-  if (!slot) {
-    slot = std::make_unique<Person>();
-    slot->user_id = user_id;
+Engine::Person& Engine::person(std::string_view user_id) {
+  auto it = people_.find(std::string(user_id));
+  if (it == people_.end()) {
+    it = people_.try_emplace(std::string(user_id)).first;
+    it->second.user_id = &it->first;
   }
-  return *slot;
+  it->second.forgotten = false;
+  return it->second;
 }
 
 void Engine::seed_traits(const std::string& user_id, const Json& traits) {
@@ -201,6 +246,22 @@ void Engine::reap() {
   finished_.clear();
 }
 
+bool Engine::entered(const Person& p, std::uint32_t journey) const {
+  std::uint32_t id = id_index_[journey];
+  if (id < 64) return (p.entered_mask >> id) & 1;
+  return std::find(p.entered_more.begin(), p.entered_more.end(), id) != p.entered_more.end();
+}
+
+void Engine::mark_entered(Person& p, std::uint32_t journey) {
+  std::uint32_t id = id_index_[journey];
+  if (id < 64) p.entered_mask |= std::uint64_t{1} << id;
+  else p.entered_more.push_back(id);
+}
+
+Json Engine::entry_of(const Instance& inst) const {
+  return inst.entry.empty() ? Json::object() : Json::parse(inst.entry);
+}
+
 std::optional<Timestamp> Engine::next_timer(bool include_dates) const {
   // Stale timers are dropped lazily; the earliest may be stale, which only makes a caller look
   // a little early.
@@ -214,16 +275,16 @@ size_t Engine::advance_to(Timestamp t, size_t limit) {
     Timer timer = timers_.top();
     timers_.pop();
     ++taken;
-    if (timer.instance != 0) --instance_timers_;
-    if (timer.instance == 0) {
-      fire_date(*timer.person, timer.journey, timer.generation, timer.due);
+    if (timer.journey != kInstanceTimer) {
+      fire_date(*reinterpret_cast<Person*>(timer.target), timer.journey, timer.generation, timer.due);
       continue;
     }
-    auto it = instances_.find(timer.instance);
+    --instance_timers_;
+    auto it = instances_.find(timer.target);
     if (it == instances_.end()) continue;
-    Instance& inst = *it->second;
+    Instance& inst = it->second;
     if (inst.done || inst.generation != timer.generation) continue;
-    inst.timer_due.reset();
+    inst.due = Instance::kNoTimer;
     touch(inst);
     if (inst.waiting_for) {
       inst.waiting_for = false;
@@ -241,18 +302,26 @@ size_t Engine::advance_to(Timestamp t, size_t limit) {
 
 void Engine::on_message(const Json& message, Timestamp now) {
   advance_to(now);
-  std::string type = message.value("type", "");
-  std::string user_id = message.contains("userId") && message["userId"].is_string() ? message["userId"].get<std::string>()
-                        : message.value("anonymousId", "");
-  Person& p = person(user_id);
-  // A person is persisted when what is kept of them changes: traits, history, consent, sends,
-  // journeys entered, planned dates.
-  if (type == "identify") {
+  const std::string* type = string_field(message, "type");
+  const std::string* user_id = string_field(message, "userId");
+  if (user_id == nullptr) user_id = string_field(message, "anonymousId");
+  if (type == nullptr || user_id == nullptr) return;
+  if (*type == "identify") {
+    Person& p = person(*user_id);
+    // A person is persisted when what is kept of them changes: traits, history, consent,
+    // sends, journeys entered, planned dates.
     touch(p);
-    static const Json kEmpty = Json::object();
-    handle_identify(p, message.contains("traits") && message["traits"].is_object() ? message["traits"] : kEmpty, now);
-  } else if (type == "track") {
-    handle_track(p, message, now);
+    auto traits = message.find("traits");
+    handle_identify(p, traits != message.end() && traits->is_object() ? *traits : kEmptyObject, now);
+  } else if (*type == "track") {
+    const std::string* name = string_field(message, "event");
+    if (name == nullptr) return;
+    // Only people something can happen to are kept: an event that starts, answers or is
+    // remembered for nothing leaves no trace.
+    auto existing = people_.find(*user_id);
+    bool relevant = existing != people_.end() || entry_by_event_.count(*name) || history_events_.count(*name) ||
+                    *name == "Unsubscribed" || *name == kApiEntryEvent;
+    if (relevant) handle_track(existing != people_.end() ? existing->second : person(*user_id), message, *name, now);
   }
   reap();
 }
@@ -264,7 +333,7 @@ void Engine::handle_identify(Person& p, const Json& traits, Timestamp now) {
     if (ws_.journeys[j].entry.becomes_true) entry_before[j] = holds(*ws_.journeys[j].entry.becomes_true, p, nullptr, nullptr, now);
   std::vector<std::pair<std::uint64_t, bool>> goal_before, exit_before;
   for (auto id : p.instances) {
-    const Journey& j = ws_.journeys[instances_[id]->journey];
+    const Journey& j = ws_.journeys[instances_.at(id).journey];
     goal_before.emplace_back(id, j.goal.becomes_true && holds(*j.goal.becomes_true, p, nullptr, nullptr, now));
     exit_before.emplace_back(id, j.exit.becomes_true && holds(*j.exit.becomes_true, p, nullptr, nullptr, now));
   }
@@ -281,7 +350,7 @@ void Engine::handle_identify(Person& p, const Json& traits, Timestamp now) {
   if (dates_changed) plan_dates(p, now);
 
   for (size_t i = 0; i < exit_before.size(); ++i) {
-    Instance& inst = *instances_[exit_before[i].first];
+    Instance& inst = instances_.at(exit_before[i].first);
     if (inst.done) continue;
     const Journey& j = ws_.journeys[inst.journey];
     if (j.exit.becomes_true && !exit_before[i].second && holds(*j.exit.becomes_true, p, nullptr, &inst, now)) {
@@ -289,22 +358,20 @@ void Engine::handle_identify(Person& p, const Json& traits, Timestamp now) {
       continue;
     }
     if (j.goal.becomes_true && !goal_before[i].second && holds(*j.goal.becomes_true, p, nullptr, &inst, now)) {
-      emit(inst, {now, p.user_id, j.id, j.steps[inst.step].id, "goal"});
+      emit(inst, {now, {}, j.id, j.steps[inst.step].id, "goal"});
       finish(inst, j.steps[inst.step].id, now);
     }
   }
-  for (size_t j = 0; j < ws_.journeys.size(); ++j) {
+  for (std::uint32_t j = 0; j < ws_.journeys.size(); ++j) {
     const auto& entry = ws_.journeys[j].entry;
     if (entry.becomes_true && !entry_before[j] && holds(*entry.becomes_true, p, nullptr, nullptr, now))
       try_enter(p, j, nullptr, now);
   }
 }
 
-void Engine::handle_track(Person& p, const Json& message, Timestamp now) {
-  std::string name = message.value("event", "");
-  static const Json kNoProperties = Json::object();
-  const Json& properties = message.contains("properties") && message["properties"].is_object() ? message["properties"]
-                                                                                                : kNoProperties;
+void Engine::handle_track(Person& p, const Json& message, const std::string& name, Timestamp now) {
+  auto props = message.find("properties");
+  const Json& properties = props != message.end() && props->is_object() ? *props : kEmptyObject;
   if (history_events_.count(name)) {
     p.history.push_back({now, name, properties});
     touch(p);
@@ -316,79 +383,88 @@ void Engine::handle_track(Person& p, const Json& message, Timestamp now) {
   if (name == kApiEntryEvent) {
     // An `api` entry (POST /api/v1/journeys/{id}/enter arrives as this event).
     const Json* journey = at_path(properties, "journey");
-    for (size_t j = 0; journey && journey->is_string() && j < ws_.journeys.size(); ++j)
+    for (std::uint32_t j = 0; journey && journey->is_string() && j < ws_.journeys.size(); ++j)
       if (ws_.journeys[j].id == *journey && ws_.journeys[j].entry.api && !ws_.journeys[j].retired) try_enter(p, j, &message, now);
   }
 
   // Exit and goal act at once, also in the middle of a wait; then waits that this event answers.
-  std::vector<std::uint64_t> active = p.instances;
-  for (auto id : active) {
-    Instance& inst = *instances_[id];
-    if (inst.done) continue;
-    const Journey& j = ws_.journeys[inst.journey];
-    const std::string& at = j.steps[inst.step].id;
-    if (!j.exit.event.empty() && j.exit.event == name && holds(j.exit.where, p, &properties, &inst, now)) {
-      finish(inst, at, now);
-      continue;
+  if (!p.instances.empty()) {
+    std::vector<std::uint64_t> active = p.instances;
+    for (auto id : active) {
+      Instance& inst = instances_.at(id);
+      if (inst.done) continue;
+      const Journey& j = ws_.journeys[inst.journey];
+      const std::string& at = j.steps[inst.step].id;
+      if (!j.exit.event.empty() && j.exit.event == name && holds(j.exit.where, p, &properties, &inst, now)) {
+        finish(inst, at, now);
+        continue;
+      }
+      if (!j.goal.event.empty() && j.goal.event == name && holds(j.goal.where, p, &properties, &inst, now)) {
+        emit(inst, {now, {}, j.id, at, "goal"});
+        finish(inst, at, now);
+        continue;
+      }
+      if (!inst.waiting_for) continue;
+      const Step& step = j.steps[inst.step];
+      const WaitFor& w = step.wait_for;
+      if (w.event != name) continue;
+      if (!w.of.empty()) {
+        // Engagement names the send it answers: properties.journey and properties.step.
+        const Json* journey = at_path(properties, "journey");
+        const Json* of_step = at_path(properties, "step");
+        if (!journey || !of_step || !journey->is_string() || !of_step->is_string() || *journey != j.id) continue;
+        if (std::find(w.of.begin(), w.of.end(), of_step->get_ref<const std::string&>()) == w.of.end()) continue;
+      }
+      if (j.reentry == Reentry::kKey) {
+        // With one instance per key, an answer that names its key goes to that instance only.
+        std::string_view key_path = j.reentry_key;
+        if (key_path.rfind("properties.", 0) == 0) key_path.remove_prefix(11);
+        const Json* theirs = at_path(properties, key_path);
+        if (theirs && (theirs->is_string() ? theirs->get<std::string>() : theirs->dump()) != inst.key) continue;
+      }
+      if (!w.correlate.empty()) {
+        Json entry = entry_of(inst);
+        const Json* mine = at_path(entry, "properties." + w.correlate);
+        const Json* theirs = at_path(properties, w.correlate);
+        if (!mine || !theirs || *mine != *theirs) continue;
+      }
+      if (!holds(w.where, p, &properties, &inst, now)) continue;
+      inst.waiting_for = false;
+      ++inst.generation;  // cancels the timeout
+      inst.due = Instance::kNoTimer;
+      if (!step.on_event.empty()) go_to(inst, step.on_event);
+      else follow(inst, now);
+      run(inst, now);
     }
-    if (!j.goal.event.empty() && j.goal.event == name && holds(j.goal.where, p, &properties, &inst, now)) {
-      emit(inst, {now, p.user_id, j.id, at, "goal"});
-      finish(inst, at, now);
-      continue;
-    }
-    if (!inst.waiting_for) continue;
-    const Step& step = j.steps[inst.step];
-    const WaitFor& w = step.wait_for;
-    if (w.event != name) continue;
-    if (!w.of.empty()) {
-      // Engagement names the send it answers: properties.journey and properties.step.
-      const Json* journey = at_path(properties, "journey");
-      const Json* of_step = at_path(properties, "step");
-      if (!journey || !of_step || !journey->is_string() || !of_step->is_string() || *journey != j.id) continue;
-      if (std::find(w.of.begin(), w.of.end(), of_step->get<std::string>()) == w.of.end()) continue;
-    }
-    if (j.reentry == Reentry::kKey) {
-      // With one instance per key, an answer that names its key goes to that instance only.
-      std::string name = j.reentry_key.rfind("properties.", 0) == 0 ? j.reentry_key.substr(11) : j.reentry_key;
-      const Json* theirs = at_path(properties, name);
-      if (theirs && (theirs->is_string() ? theirs->get<std::string>() : theirs->dump()) != inst.key) continue;
-    }
-    if (!w.correlate.empty()) {
-      const Json* mine = at_path(inst.entry_event, "properties." + w.correlate);
-      const Json* theirs = at_path(properties, w.correlate);
-      if (!mine || !theirs || *mine != *theirs) continue;
-    }
-    if (!holds(w.where, p, &properties, &inst, now)) continue;
-    inst.waiting_for = false;
-    ++inst.generation;  // cancels the timeout
-    if (!step.on_event.empty()) go_to(inst, step.on_event);
-    else follow(inst, now);
-    run(inst, now);
   }
 
-  for (size_t j = 0; j < ws_.journeys.size(); ++j) {
-    const Trigger& entry = ws_.journeys[j].entry;
-    if (entry.event.empty() || entry.event != name) continue;
-    if (!holds(entry.where, p, &properties, nullptr, now)) continue;
+  auto starts = entry_by_event_.find(name);
+  if (starts == entry_by_event_.end()) return;
+  for (std::uint32_t j : starts->second) {
+    if (!holds(ws_.journeys[j].entry.where, p, &properties, nullptr, now)) continue;
     try_enter(p, j, &message, now);
   }
 }
 
-void Engine::try_enter(Person& p, size_t journey_index, const Json* event, Timestamp now) {
+void Engine::try_enter(Person& p, std::uint32_t journey_index, const Json* event, Timestamp now) {
   const Journey& j = ws_.journeys[journey_index];
   if (j.status != "active" || j.retired) return;
-  const Json* properties = event && event->contains("properties") ? &(*event)["properties"] : nullptr;
+  const Json* properties = nullptr;
+  if (event) {
+    auto it = event->find("properties");
+    if (it != event->end()) properties = &*it;
+  }
   if (!holds(j.audience, p, properties, nullptr, now)) return;
   std::string key;
   if (j.reentry == Reentry::kKey && event) {
     std::string path = j.reentry_key.rfind("properties.", 0) == 0 ? j.reentry_key : "properties." + j.reentry_key;
     if (const Json* v = at_path(*event, path)) key = v->is_string() ? v->get<std::string>() : v->dump();
   }
-  bool entered_before = std::find(p.entered.begin(), p.entered.end(), j.id) != p.entered.end();
+  bool entered_before = entered(p, journey_index);
   bool active = false, active_same_key = false;
   for (auto id : p.instances) {
-    const Instance& other = *instances_[id];
-    if (other.journey != journey_index) continue;
+    const Instance& other = instances_.at(id);
+    if (id_index_[other.journey] != id_index_[journey_index]) continue;
     active = true;
     active_same_key = active_same_key || other.key == key;
   }
@@ -405,76 +481,70 @@ void Engine::try_enter(Person& p, size_t journey_index, const Json* event, Times
     case Reentry::kAlways:
       break;
   }
-  auto inst = std::make_unique<Instance>();
-  inst->id = next_instance_++;
-  inst->journey = journey_index;
-  inst->person = &p;
-  inst->key = key;
-  inst->day0 = now;
+  std::uint64_t id = next_instance_++;
+  Instance& inst = instances_[id];
+  inst.id = id;
+  inst.journey = journey_index;
+  inst.person = &p;
+  inst.key = std::move(key);
+  inst.day0 = now;
   if (event) {
-    // What steps may read of the entry message (event.<field>, correlation, branches): its
-    // name, properties and time; context and ids are not kept with every waiting instance.
-    inst->entry_event = Json::object();
-    for (const char* field : {"type", "event", "properties", "timestamp"})
-      if (auto it = event->find(field); it != event->end()) inst->entry_event[field] = *it;
     // Day 0 is the entry event's own time (live mode processes it a little later).
-    if (auto t = json_time(event->contains("timestamp") ? &(*event)["timestamp"] : nullptr); t && *t < now) inst->day0 = *t;
-  }
-  if (!j.day0_trait.empty()) {
-    if (auto t = json_time(at_path(p.traits, j.day0_trait))) inst->day0 = *t;
+    if (auto t = json_time(event->contains("timestamp") ? &(*event)["timestamp"] : nullptr); t && *t < now) inst.day0 = *t;
+    if (keeps_entry_[journey_index]) {
+      // What steps may read of the entry message (event.<field>, correlation, branches): its
+      // name, properties and time; context and ids are not kept with every waiting instance.
+      Json entry = Json::object();
+      for (const char* field : {"type", "event", "properties", "timestamp"})
+        if (auto it = event->find(field); it != event->end()) entry[field] = *it;
+      inst.entry = entry.dump();
+    }
   }
   if (!entered_before) {
-    p.entered.push_back(j.id);
+    mark_entered(p, journey_index);
     touch(p);
   }
-  p.instances.push_back(inst->id);
-  Instance& ref = *inst;
-  instances_.emplace(inst->id, std::move(inst));
-  touch(ref);
-  emit(ref, {now, p.user_id, j.id, j.steps.front().id, "enter"});
-  run(ref, now);
+  p.instances.push_back(id);
+  touch(inst);
+  emit(inst, {now, {}, j.id, j.steps.front().id, "enter"});
+  run(inst, now);
 }
 
 void Engine::schedule(Instance& inst, Timestamp due) {
-  inst.timer_due = due;
-  timers_.push({due, next_timer_seq_++, inst.id, inst.generation});
+  inst.due = due;
+  timers_.push({due, next_timer_seq_++, inst.id, inst.generation, kInstanceTimer});
   ++instance_timers_;
 }
 
-void Engine::go_to(Instance& inst, const std::string& step_id) {
-  const Journey& j = ws_.journeys[inst.journey];
-  inst.step = j.step_index.at(step_id);
+void Engine::move_to(Instance& inst, std::uint32_t step) {
+  inst.step = step;
   inst.waited = false;
   inst.quiet_deferred = false;
   inst.arrived = false;
-  inst.timer_due.reset();
+  inst.due = Instance::kNoTimer;
   ++inst.generation;
+}
+
+void Engine::go_to(Instance& inst, const std::string& step_id) {
+  move_to(inst, static_cast<std::uint32_t>(ws_.journeys[inst.journey].step_index.at(step_id)));
 }
 
 void Engine::follow(Instance& inst, Timestamp now) {
   const Journey& j = ws_.journeys[inst.journey];
   const Step& step = j.steps[inst.step];
   if (!step.next.empty()) return go_to(inst, step.next);
-  if (inst.step + 1 < j.steps.size()) {
-    ++inst.step;
-    inst.waited = false;
-    inst.quiet_deferred = false;
-    inst.arrived = false;
-    inst.timer_due.reset();
-    ++inst.generation;
-    return;
-  }
+  if (inst.step + 1 < j.steps.size()) return move_to(inst, inst.step + 1);
   finish(inst, step.id, now);  // past the last step
 }
 
-void Engine::finish(Instance& inst, const std::string& step, Timestamp now) {
+void Engine::finish(Instance& inst, std::string_view step, Timestamp now) {
   if (inst.done) return;
   inst.done = true;
   ++inst.generation;
-  inst.timer_due.reset();
+  inst.due = Instance::kNoTimer;
   Person& p = *inst.person;
   p.instances.erase(std::remove(p.instances.begin(), p.instances.end(), inst.id), p.instances.end());
-  emit(inst, {now, p.user_id, ws_.journeys[inst.journey].id, step, "exit"});
+  emit(inst, {now, {}, ws_.journeys[inst.journey].id, step, "exit"});
   finished_.push_back(inst.id);
 }
 
@@ -505,9 +575,11 @@ void Engine::run(Instance& inst, Timestamp now) {
         break;
       case StepKind::kTask: {
         const Json* owner = at_path(p.traits, "owner");
-        std::string assignee = owner && owner->is_string() && !owner->get<std::string>().empty() ? owner->get<std::string>()
-                                                                                                 : "unassigned";
-        emit(inst, {now, p.user_id, j.id, step.id, "task", "", step.template_name, "", assignee});
+        Effect e{now, {}, j.id, step.id, "task", "", step.template_name};
+        e.assignee = owner && owner->is_string() && !owner->get_ref<const std::string&>().empty()
+                         ? owner->get<std::string>()
+                         : "unassigned";
+        emit(inst, std::move(e));
         break;
       }
       case StepKind::kUpdate:
@@ -521,14 +593,14 @@ void Engine::run(Instance& inst, Timestamp now) {
           }
           p.traits[u.trait] = value;
           touch(p);
-          Effect e{now, p.user_id, j.id, step.id, "update"};
+          Effect e{now, {}, j.id, step.id, "update"};
           e.trait = u.trait;
-          e.value = value;
+          e.value = std::move(value);
           emit(inst, std::move(e));
         }
         break;
       case StepKind::kGoal:
-        emit(inst, {now, p.user_id, j.id, step.id, "goal"});
+        emit(inst, {now, {}, j.id, step.id, "goal"});
         break;
       case StepKind::kExit:
         finish(inst, step.id, now);
@@ -539,10 +611,11 @@ void Engine::run(Instance& inst, Timestamp now) {
         schedule(inst, now + step.wait_for.timeout);
         return;
       case StepKind::kBranch: {
-        const Json* props = inst.entry_event.contains("properties") ? &inst.entry_event["properties"] : nullptr;
+        Json entry = entry_of(inst);
+        auto props = entry.find("properties");
         std::string target = step.otherwise;
         for (const auto& arm : step.arms) {
-          if (holds(arm.when, p, props, &inst, now)) {
+          if (holds(arm.when, p, props != entry.end() ? &*props : nullptr, &inst, now)) {
             target = arm.next;
             break;
           }
@@ -557,7 +630,11 @@ void Engine::run(Instance& inst, Timestamp now) {
         double total = 0;
         for (const auto& arm : step.split) total += arm.weight;
         // Stable per person: the same person always lands in the same arm.
-        double point = static_cast<double>(fnv1a(p.user_id + "/" + j.id + "/" + step.id) % 1000000) / 1e6 * total;
+        std::uint64_t h = 1469598103934665603ULL;
+        for (std::string_view part : {std::string_view(*p.user_id), std::string_view("/"), std::string_view(j.id),
+                                      std::string_view("/"), std::string_view(step.id)})
+          h = fnv1a_continue(h, part);
+        double point = static_cast<double>(h % 1000000) / 1e6 * total;
         const SplitArm* chosen = &step.split.back();
         for (const auto& arm : step.split) {
           if (point < arm.weight) {
@@ -584,7 +661,7 @@ bool Engine::send(Instance& inst, const Step& step, Timestamp now) {
   SendType type = step.send_type.value_or(j.send_type);
   std::string_view channel = channel_name(step.channel);
   auto suppress = [&](const char* reason) {
-    emit(inst, {now, p.user_id, j.id, step.id, "suppressed", std::string(channel), step.template_name, reason});
+    emit(inst, {now, {}, j.id, step.id, "suppressed", channel, step.template_name, reason});
   };
   if (type == SendType::kCommercial && ws_.policies.quiet_hours && !inst.quiet_deferred) {
     auto [start, end] = *ws_.policies.quiet_hours;
@@ -614,7 +691,7 @@ bool Engine::send(Instance& inst, const Step& step, Timestamp now) {
   }
   if (step.channel != Channel::kWebhook) {
     const Json* address = at_path(p.traits, step.channel == Channel::kEmail ? "email" : "phone");
-    if (!address || !address->is_string() || address->get<std::string>().empty()) {
+    if (!address || !address->is_string() || address->get_ref<const std::string&>().empty()) {
       suppress("no_address");
       return true;
     }
@@ -636,14 +713,15 @@ bool Engine::send(Instance& inst, const Step& step, Timestamp now) {
     p.commercial_sends.emplace_back(now, step.channel);
     touch(p);
   }
-  Effect e{now, p.user_id, j.id, step.id, step.kind == StepKind::kWebhook ? "webhook" : "send"};
-  if (step.kind == StepKind::kSend) e.channel = std::string(channel);
+  Effect e{now, {}, j.id, step.id, step.kind == StepKind::kWebhook ? "webhook" : "send"};
+  if (step.kind == StepKind::kSend) e.channel = channel;
   e.template_name = step.template_name;
   emit(inst, std::move(e));
   return true;
 }
 
 void Engine::emit(Instance& inst, Effect e) {
+  e.user_id = *inst.person->user_id;
   e.instance = inst.id;
   if (tracking_) e.key = fmt::format("{}:{}:{}", inst.id, e.step, inst.effects);
   ++inst.effects;
@@ -679,72 +757,58 @@ std::optional<Timestamp> Engine::next_date(const Trigger& t, const Person& p, Ti
   return std::nullopt;
 }
 
+void Engine::push_date(Person& p, std::uint32_t journey, Timestamp due) {
+  p.date_due.emplace_back(journey, due);
+  timers_.push({due, next_timer_seq_++, reinterpret_cast<std::uintptr_t>(&p), p.date_generation, journey});
+}
+
 void Engine::plan_dates(Person& p, Timestamp now) {
   ++p.date_generation;
   p.date_due.clear();
-  for (size_t j = 0; j < ws_.journeys.size(); ++j) {
+  for (std::uint32_t j = 0; j < ws_.journeys.size(); ++j) {
     const Journey& journey = ws_.journeys[j];
     if (journey.entry.date_trait.empty() || journey.retired) continue;
-    if (auto due = next_date(journey.entry, p, now)) {
-      p.date_due[j] = *due;
-      timers_.push({*due, next_timer_seq_++, 0, p.date_generation, &p, j});
-    }
+    if (auto due = next_date(journey.entry, p, now)) push_date(p, j, *due);
   }
   touch(p);
 }
 
-void Engine::fire_date(Person& p, size_t journey, std::uint64_t generation, Timestamp now) {
-  if (generation != p.date_generation) return;
-  auto it = p.date_due.find(journey);
+void Engine::fire_date(Person& p, std::uint32_t journey, std::uint32_t generation, Timestamp now) {
+  if (generation != p.date_generation || p.forgotten) return;
+  auto it = std::find_if(p.date_due.begin(), p.date_due.end(), [&](const auto& d) { return d.first == journey; });
   if (it == p.date_due.end()) return;
   p.date_due.erase(it);
   touch(p);
   try_enter(p, journey, nullptr, now);
   const Trigger& t = ws_.journeys[journey].entry;
   if (t.yearly) {
-    if (auto due = next_date(t, p, now + Millis(1))) {
-      p.date_due[journey] = *due;
-      timers_.push({*due, next_timer_seq_++, 0, p.date_generation, &p, journey});
-    }
+    if (auto due = next_date(t, p, now + Millis(1))) push_date(p, journey, *due);
   }
-}
-
-bool Engine::enter(const std::string& journey_id, const std::string& user_id, const Json& message, Timestamp now) {
-  for (size_t j = 0; j < ws_.journeys.size(); ++j) {
-    const Journey& journey = ws_.journeys[j];
-    if (journey.id != journey_id || journey.retired || !journey.entry.api) continue;
-    advance_to(now);
-    Person& p = person(user_id);
-    touch(p);
-    try_enter(p, j, &message, now);
-    reap();
-    return true;
-  }
-  return false;
 }
 
 void Engine::forget(const std::string& user_id) {
   auto it = people_.find(user_id);
   if (it == people_.end()) return;
-  Person& p = *it->second;
+  Person& p = it->second;
   for (auto id : p.instances) {
     instances_.erase(id);
     dirty_instances_.erase(id);
     if (tracking_) changes_.finished.push_back(id);
   }
   dirty_people_.erase(&p);
-  // Pending date timers still point at the person: keep the (emptied) object, stale for good.
-  ++p.date_generation;
+  // Pending date timers still point at the node: it stays, emptied, and their generation is stale.
+  std::uint32_t generation = p.date_generation + 1;
   p = Person{};
-  forgotten_.push_back(std::move(it->second));
-  people_.erase(it);
+  p.user_id = &it->first;
+  p.date_generation = generation;
+  p.forgotten = true;
 }
 
 Changes Engine::take_changes() {
-  for (Person* p : dirty_people_) changes_.people.emplace_back(p->user_id, person_state(*p));
+  for (Person* p : dirty_people_) changes_.people.emplace_back(*p->user_id, person_state(*p));
   for (auto id : dirty_instances_) {
     auto it = instances_.find(id);
-    if (it != instances_.end()) changes_.instances.push_back(instance_state(*it->second));
+    if (it != instances_.end()) changes_.instances.push_back(instance_state(it->second));
   }
   dirty_people_.clear();
   dirty_instances_.clear();
@@ -760,24 +824,36 @@ Json Engine::person_state(const Person& p) const {
   for (const auto& [t, c] : p.commercial_sends) sends.push_back({ms(t), static_cast<int>(c)});
   Json dates = Json::object();
   for (const auto& [j, due] : p.date_due) dates[ws_.journeys[j].id] = ms(due);
-  return {{"traits", p.traits}, {"history", std::move(history)}, {"unsubscribed", p.unsubscribed_event},
-          {"sends", std::move(sends)}, {"entered", p.entered}, {"dates", std::move(dates)}};
+  Json entered_ids = Json::array();
+  for (std::uint32_t j = 0; j < ws_.journeys.size(); ++j) {
+    bool first_of_id = std::find(id_index_.begin(), id_index_.begin() + j, id_index_[j]) == id_index_.begin() + j;
+    if (first_of_id && entered(p, j)) entered_ids.push_back(ws_.journeys[j].id);
+  }
+  return {{"traits", p.traits.is_object() ? p.traits : Json::object()},
+          {"history", std::move(history)},
+          {"unsubscribed", p.unsubscribed_event},
+          {"sends", std::move(sends)},
+          {"entered", std::move(entered_ids)},
+          {"dates", std::move(dates)}};
 }
 
 void Engine::restore_person(const std::string& user_id, const Json& state) {
   Person& p = person(user_id);
-  p.traits = state.value("traits", Json::object());
-  for (const auto& e : state.value("history", Json::array())) p.history.push_back({from_ms(e[0]), e[1], e[2]});
+  if (auto traits = state.find("traits"); traits != state.end() && traits->is_object() && !traits->empty()) p.traits = *traits;
+  const Json history = state.value("history", Json::array());
+  for (const auto& e : history) p.history.push_back({from_ms(e[0]), e[1], e[2]});
   p.unsubscribed_event = state.value("unsubscribed", false);
-  for (const auto& s : state.value("sends", Json::array())) p.commercial_sends.emplace_back(from_ms(s[0]), static_cast<Channel>(s[1].get<int>()));
-  p.entered = state.value("entered", std::vector<std::string>{});
+  const Json sends = state.value("sends", Json::array());
+  for (const auto& s : sends) p.commercial_sends.emplace_back(from_ms(s[0]), static_cast<Channel>(s[1].get<int>()));
+  const Json entered_ids = state.value("entered", Json::array());
+  for (const auto& id : entered_ids) {
+    for (std::uint32_t j = 0; j < ws_.journeys.size(); ++j)
+      if (ws_.journeys[j].id == id && !entered(p, j)) mark_entered(p, j);
+  }
   const Json dates = state.value("dates", Json::object());
   for (const auto& [id, due] : dates.items()) {
-    for (size_t j = 0; j < ws_.journeys.size(); ++j) {
-      if (ws_.journeys[j].id != id || ws_.journeys[j].retired) continue;
-      p.date_due[j] = from_ms(due);
-      timers_.push({from_ms(due), next_timer_seq_++, 0, p.date_generation, &p, j});
-    }
+    for (std::uint32_t j = 0; j < ws_.journeys.size(); ++j)
+      if (ws_.journeys[j].id == id && !ws_.journeys[j].retired) push_date(p, j, from_ms(due));
   }
 }
 
@@ -786,24 +862,24 @@ Json Engine::instance_state(const Instance& inst) const {
   return {{"id", inst.id},
           {"journey", j.id},
           {"version", j.version},
-          {"user", inst.person->user_id},
+          {"user", *inst.person->user_id},
           {"key", inst.key},
           {"step", j.steps[inst.step].id},
           {"day0", ms(inst.day0)},
-          {"entry", inst.entry_event},
+          {"entry", inst.entry.empty() ? Json() : Json::parse(inst.entry)},
           {"waited", inst.waited},
           {"waiting_for", inst.waiting_for},
           {"quiet_deferred", inst.quiet_deferred},
           {"arrived", inst.arrived},
           {"generation", inst.generation},
-          {"due", inst.timer_due ? Json(ms(*inst.timer_due)) : Json()},
+          {"due", inst.due != Instance::kNoTimer ? Json(ms(inst.due)) : Json()},
           {"effects", inst.effects}};
 }
 
 Status Engine::restore_instance(const Json& state) {
   std::string journey = state.at("journey"), version = state.at("version");
-  size_t index = ws_.journeys.size();
-  for (size_t j = 0; j < ws_.journeys.size(); ++j)
+  std::uint32_t index = static_cast<std::uint32_t>(ws_.journeys.size());
+  for (std::uint32_t j = 0; j < ws_.journeys.size(); ++j)
     if (ws_.journeys[j].id == journey && ws_.journeys[j].version == version) index = j;
   if (index == ws_.journeys.size())
     return not_found(fmt::format("instance {}: journey {} version {} is not loaded", state.at("id").dump(), journey, version));
@@ -811,28 +887,24 @@ Status Engine::restore_instance(const Json& state) {
   auto step = j.step_index.find(state.at("step").get<std::string>());
   if (step == j.step_index.end())
     return not_found(fmt::format("instance {}: journey {} has no step {}", state.at("id").dump(), journey, state.at("step").dump()));
-  auto inst = std::make_unique<Instance>();
-  inst->id = state.at("id");
-  inst->journey = index;
-  inst->person = &person(state.at("user"));
-  inst->key = state.value("key", "");
-  inst->step = step->second;
-  inst->day0 = from_ms(state.at("day0"));
-  inst->entry_event = state.value("entry", Json());
-  inst->waited = state.value("waited", false);
-  inst->waiting_for = state.value("waiting_for", false);
-  inst->quiet_deferred = state.value("quiet_deferred", false);
-  inst->arrived = state.value("arrived", false);
-  inst->generation = state.value("generation", std::uint64_t{0});
-  inst->effects = state.value("effects", std::uint64_t{0});
-  if (state.contains("due") && !state["due"].is_null()) {
-    inst->timer_due = from_ms(state["due"]);
-    timers_.push({*inst->timer_due, next_timer_seq_++, inst->id, inst->generation});
-    ++instance_timers_;
-  }
-  next_instance_ = std::max(next_instance_, inst->id + 1);
-  inst->person->instances.push_back(inst->id);
-  instances_.emplace(inst->id, std::move(inst));
+  std::uint64_t id = state.at("id");
+  Instance& inst = instances_[id];
+  inst.id = id;
+  inst.journey = index;
+  inst.person = &person(state.at("user").get<std::string>());
+  inst.key = state.value("key", "");
+  inst.step = static_cast<std::uint32_t>(step->second);
+  inst.day0 = from_ms(state.at("day0"));
+  if (auto entry = state.find("entry"); entry != state.end() && entry->is_object()) inst.entry = entry->dump();
+  inst.waited = state.value("waited", false);
+  inst.waiting_for = state.value("waiting_for", false);
+  inst.quiet_deferred = state.value("quiet_deferred", false);
+  inst.arrived = state.value("arrived", false);
+  inst.generation = state.value("generation", std::uint32_t{0});
+  inst.effects = state.value("effects", std::uint32_t{0});
+  if (auto due = state.find("due"); due != state.end() && !due->is_null()) schedule(inst, from_ms(*due));
+  next_instance_ = std::max(next_instance_, id + 1);
+  inst.person->instances.push_back(id);
   return Status::ok();
 }
 
@@ -902,9 +974,13 @@ bool Engine::holds(const Condition& c, const Person& p, const Json* properties, 
       break;
   }
   const Json* v = nullptr;
+  Json entry;
   if (c.path.rfind("traits.", 0) == 0) v = at_path(p.traits, c.path.substr(7));
   else if (c.path.rfind("properties.", 0) == 0) v = properties ? at_path(*properties, c.path.substr(11)) : nullptr;
-  else if (c.path.rfind("event.", 0) == 0 && inst) v = at_path(inst->entry_event, c.path.substr(6));
+  else if (c.path.rfind("event.", 0) == 0 && inst) {
+    entry = entry_of(*inst);
+    v = at_path(entry, c.path.substr(6));
+  }
   switch (c.op) {
     case Condition::Op::kExists: return v != nullptr && !v->is_null();
     case Condition::Op::kMissing: return v == nullptr || v->is_null();

@@ -22,6 +22,7 @@
 #include <optional>
 #include <queue>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -31,17 +32,22 @@
 
 namespace tp::journeys {
 
+// One effect. The string views point into the engine's workspace and person table: valid until
+// the engine is destroyed (or, for user_id, the person is forgotten).
 struct Effect {
   Timestamp time{};
-  std::string user_id, journey, step, action;
-  std::string channel, template_name, reason, assignee, trait;
+  std::string_view user_id, journey, step, action;
+  std::string_view channel, template_name, reason, trait;
+  std::string assignee;
   Json value;
   std::uint64_t instance = 0;
   // The idempotency key: "<instance>:<step>:<n>" for the instance's n-th effect. Stable across
-  // restarts, so a step that is retried is recognised and never done twice.
+  // restarts, so a step that is retried is recognised and never done twice. Set with change
+  // tracking on.
   std::string key;
   // One JSON object, keys in a fixed order: the simulation output line.
   std::string to_json() const;
+  void append_json(std::string& out) const;
 };
 
 using EffectSink = std::function<void(const Effect&)>;
@@ -71,10 +77,6 @@ class Engine {
   // (planned date-trigger entries alone, e.g. yearly birthdays, would never run out).
   std::optional<Timestamp> next_timer(bool include_dates = true) const;
 
-  // Enters `user_id` into journey `journey_id` (an `api` entry), as if `message` (a track
-  // message carrying the request's properties) had started it. false: no such journey, or it
-  // has no api entry.
-  bool enter(const std::string& journey_id, const std::string& user_id, const Json& message, Timestamp now);
   // Forgets a person and their instances (GDPR erasure); their ids land in the changes.
   void forget(const std::string& user_id);
 
@@ -92,25 +94,28 @@ class Engine {
  private:
   struct Instance;
   struct Person;
+  static constexpr std::uint32_t kInstanceTimer = UINT32_MAX;
   struct Timer {
     Timestamp due;
     std::uint64_t seq;
-    std::uint64_t instance;    // 0: a date-trigger timer of `person` for `journey`
-    std::uint64_t generation;  // a timer is stale once the instance (or the person's date) moved on
-    Person* person = nullptr;
-    size_t journey = 0;
+    // An instance timer: the instance id, `journey` == kInstanceTimer. A date-trigger timer:
+    // the Person*, for journey `journey`.
+    std::uintptr_t target;
+    std::uint32_t generation;  // a timer is stale once the instance (or the person's dates) moved on
+    std::uint32_t journey;
     bool operator>(const Timer& o) const { return due != o.due ? due > o.due : seq > o.seq; }
   };
 
-  Person& person(const std::string& user_id);
-  void handle_track(Person& p, const Json& message, Timestamp now);
+  Person& person(std::string_view user_id);
+  void handle_track(Person& p, const Json& message, const std::string& name, Timestamp now);
   void handle_identify(Person& p, const Json& traits, Timestamp now);
-  void try_enter(Person& p, size_t journey, const Json* event, Timestamp now);
+  void try_enter(Person& p, std::uint32_t journey, const Json* event, Timestamp now);
   void run(Instance& inst, Timestamp now);
   bool send(Instance& inst, const Step& step, Timestamp now);  // false: deferred by quiet hours
-  void finish(Instance& inst, const std::string& step, Timestamp now);
+  void finish(Instance& inst, std::string_view step, Timestamp now);
   void schedule(Instance& inst, Timestamp due);
   void go_to(Instance& inst, const std::string& step_id);
+  void move_to(Instance& inst, std::uint32_t step);
   // To the explicit next step or the following one; past the last step the instance exits.
   void follow(Instance& inst, Timestamp now);
   void emit(Instance& inst, Effect e);
@@ -119,9 +124,13 @@ class Engine {
   void arrive(Instance& inst);
   // Date triggers: (re)plans the person's next entry moment for every journey with a date entry.
   void plan_dates(Person& p, Timestamp now);
+  void push_date(Person& p, std::uint32_t journey, Timestamp due);
   std::optional<Timestamp> next_date(const Trigger& t, const Person& p, Timestamp now) const;
-  void fire_date(Person& p, size_t journey, std::uint64_t generation, Timestamp now);
+  void fire_date(Person& p, std::uint32_t journey, std::uint32_t generation, Timestamp now);
   void reap();
+  bool entered(const Person& p, std::uint32_t journey) const;
+  void mark_entered(Person& p, std::uint32_t journey);
+  Json entry_of(const Instance& inst) const;
   Json instance_state(const Instance& inst) const;
   Json person_state(const Person& p) const;
 
@@ -134,15 +143,21 @@ class Engine {
   Workspace ws_;
   EffectSink sink_;
   const date::time_zone* default_zone_;
-  std::unordered_map<std::string, std::unique_ptr<Person>> people_;
-  std::unordered_map<std::uint64_t, std::unique_ptr<Instance>> instances_;
+  // Per journey (index into ws_.journeys): the index of its id among the distinct ids (versions
+  // share it), and whether any step reads the entry message (else it is not kept).
+  std::vector<std::uint32_t> id_index_;
+  std::vector<bool> keeps_entry_;
+  std::unordered_map<std::string, std::vector<std::uint32_t>> entry_by_event_;  // event name -> journeys
+  std::unordered_set<std::string> history_events_;  // event names some `did` condition asks about
+
+  // Node-based maps: a Person& or Instance& stays valid until its node is erased.
+  std::unordered_map<std::string, Person> people_;
+  std::unordered_map<std::uint64_t, Instance> instances_;
   std::priority_queue<Timer, std::vector<Timer>, std::greater<>> timers_;
   std::uint64_t next_instance_ = 1;
   std::uint64_t next_timer_seq_ = 1;
-  size_t instance_timers_ = 0;  // instance timers in timers_, stale ones included
-  std::unordered_set<std::string> history_events_;  // event names some `did` condition asks about
-  std::vector<std::uint64_t> finished_;             // ended in this call; erased by reap()
-  std::vector<std::unique_ptr<Person>> forgotten_;  // erased people that timers may still name
+  size_t instance_timers_ = 0;        // instance timers in timers_, stale ones included
+  std::vector<std::uint64_t> finished_;  // ended in this call; erased by reap()
 
   bool tracking_ = false;
   std::unordered_set<Person*> dirty_people_;

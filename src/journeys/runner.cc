@@ -15,14 +15,14 @@ namespace {
 constexpr std::string_view kEchoSource = "touchpoint-journeys";
 
 // The per-step counter an effect adds to; "" for none (enter counts as the first step's arrival).
-std::string_view metric_of(const std::string& action) {
+std::string_view metric_of(std::string_view action) {
   if (action == "send") return "sent";
   if (action == "exit") return "exited";
   if (action == "enter") return "";
   return action;  // suppressed, task, update, webhook, goal
 }
 
-std::string track_name(const std::string& action) {
+std::string track_name(std::string_view action) {
   if (action == "enter") return "Journey Entered";
   if (action == "send") return "Journey Message Sent";
   if (action == "suppressed") return "Journey Message Suppressed";
@@ -258,7 +258,7 @@ Result<bool> Runner::step() {
 
 Status Runner::persist(storage::JourneyWrite& tx, std::int64_t cursor) {
   Changes changes = engine_->take_changes();
-  std::map<std::tuple<std::string, std::string, std::string_view>, std::int64_t> counts;
+  std::map<std::tuple<std::string, std::string, std::string>, std::int64_t> counts;
   std::string body;
   for (const Effect& e : effects_) {
     body = e.to_json();
@@ -266,11 +266,14 @@ Status Runner::persist(storage::JourneyWrite& tx, std::int64_t cursor) {
     body += ",\"instance\":" + std::to_string(e.instance) + ",\"key\":";
     append_json_string(body, e.key);
     body += "}";
-    TP_ASSIGN(bool fresh, tx.add_effect({0, e.key, e.instance, e.user_id, e.journey, e.step, e.action, e.time, body}));
+    TP_ASSIGN(bool fresh, tx.add_effect({0, e.key, e.instance, std::string(e.user_id), std::string(e.journey),
+                                         std::string(e.step), std::string(e.action), e.time, body}));
     if (!fresh) continue;  // done before: never twice
     if (e.action == "task")
-      TP_TRY(tx.add_task({0, e.key, e.user_id, e.journey, e.step, e.template_name, e.assignee, e.time, std::nullopt}));
-    if (auto metric = metric_of(e.action); !metric.empty()) ++counts[{e.journey, e.step, metric}];
+      TP_TRY(tx.add_task({0, e.key, std::string(e.user_id), std::string(e.journey), std::string(e.step),
+                          std::string(e.template_name), e.assignee, e.time, std::nullopt}));
+    if (auto metric = metric_of(e.action); !metric.empty())
+      ++counts[{std::string(e.journey), std::string(e.step), std::string(metric)}];
   }
   for (const auto& [where, n] : changes.arrivals) counts[{where.first, where.second, "entered"}] += n;
   for (const auto& [where, n] : counts) TP_TRY(tx.add_count(std::get<0>(where), std::get<1>(where), std::get<2>(where), n));

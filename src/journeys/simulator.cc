@@ -65,7 +65,8 @@ Status simulate(const SimulationOptions& options, std::ostream& out, std::vector
 
   std::string buffer;
   Engine engine(std::move(ws), [&](const Effect& e) {
-    buffer = e.to_json();
+    buffer.clear();
+    e.append_json(buffer);
     buffer.push_back('\n');
     out << buffer;
   });
