@@ -200,7 +200,7 @@ struct EffectCounts {
   long long total = 0, enter = 0, send = 0, suppressed = 0, task = 0, goal = 0, exit = 0, other = 0;
   void add(const Effect& e) {
     ++total;
-    const std::string& a = e.action;
+    std::string_view a = e.action;
     if (a == "send") ++send;
     else if (a == "enter") ++enter;
     else if (a == "exit") ++exit;
@@ -249,7 +249,8 @@ RunResult run_once(const Workspace& ws, const std::vector<Input>& input, SinkKin
   } else {
     sink = [&](const Effect& e) {
       r.counts.add(e);
-      buffer = e.to_json();  // what simulate's sink does, minus the write to its ostream
+      buffer.clear();
+      e.append_json(buffer);  // what simulate's sink does, minus the write to its ostream
       buffer.push_back('\n');
       r.json_bytes += static_cast<long long>(buffer.size());
     };
