@@ -12,27 +12,42 @@ namespace tp::journeys {
 // What the engine keeps of a person. Sized for millions of waiting instances: rarely used
 // parts stay empty (no allocation) until needed.
 struct Engine::Person {
+  // What most people never need, allocated on first use.
+  struct Cold {
+    struct Event {
+      Timestamp time;
+      std::string name;
+      Json properties;
+    };
+    std::vector<Event> history;  // track events some `did` condition asks about, in time order
+    std::vector<std::pair<Timestamp, Channel>> commercial_sends;  // within the longest cap window
+    std::vector<std::uint32_t> entered_more;  // journey id indexes >= 64 ever entered
+    std::vector<std::pair<std::uint32_t, Timestamp>> date_due;  // journey -> planned date entry
+  };
+
   const std::string* user_id = nullptr;  // the key of this person's node in people_
   Json traits;                           // null until the first trait
-  struct Event {
-    Timestamp time;
-    std::string name;
-    Json properties;
-  };
-  std::vector<Event> history;  // track events some `did` condition asks about, in time order
-  std::vector<std::pair<Timestamp, Channel>> commercial_sends;  // within the longest cap window
-  std::vector<std::uint64_t> instances;  // active, in entry order
-  std::uint64_t entered_mask = 0;       // journey id indexes < 64 ever entered (re-entry: once)
-  std::vector<std::uint32_t> entered_more;  // ... and those >= 64
-  std::vector<std::pair<std::uint32_t, Timestamp>> date_due;  // journey -> planned date entry
+  std::unique_ptr<Cold> cold;
+  Instance* first = nullptr;       // active instances, in entry order (Instance::next_of_person)
+  std::uint64_t entered_mask = 0;  // journey id indexes < 64 ever entered (re-entry: once)
   std::uint32_t date_generation = 0;  // bumped when the dates are planned again
   bool unsubscribed_event = false;
   bool forgotten = false;
+
+  Cold& more() {
+    if (!cold) cold = std::make_unique<Cold>();
+    return *cold;
+  }
+  const Cold& view() const {
+    static const Cold kNone;
+    return cold ? *cold : kNone;
+  }
 };
 
 struct Engine::Instance {
   std::uint64_t id = 0;
   Person* person = nullptr;
+  Instance* next_of_person = nullptr;
   std::string key;    // the re-entry key value
   std::string entry;  // the entry message as JSON text; "" when the journey never reads it
   Timestamp day0{};
@@ -237,9 +252,57 @@ void Engine::arrive(Instance& inst) {
   }
 }
 
+Engine::Instance* Engine::find_instance(std::uint64_t id) {
+  if (id >= slot_of_id_.size() || slot_of_id_[id] == 0) return nullptr;
+  return &slab_[slot_of_id_[id] - 1];
+}
+
+Engine::Instance& Engine::new_instance(std::uint64_t id) {
+  std::uint32_t slot;
+  if (!free_slots_.empty()) {
+    slot = free_slots_.back();
+    free_slots_.pop_back();
+    slab_[slot] = Instance{};
+  } else {
+    slot = static_cast<std::uint32_t>(slab_.size());
+    slab_.emplace_back();
+  }
+  if (id >= slot_of_id_.size()) slot_of_id_.resize(std::max<size_t>(id + 1, slot_of_id_.size() * 3 / 2), 0);
+  slot_of_id_[id] = slot + 1;
+  ++active_;
+  Instance& inst = slab_[slot];
+  inst.id = id;
+  return inst;
+}
+
+void Engine::free_instance(std::uint64_t id) {
+  if (id >= slot_of_id_.size() || slot_of_id_[id] == 0) return;
+  std::uint32_t slot = slot_of_id_[id] - 1;
+  slot_of_id_[id] = 0;
+  slab_[slot] = Instance{};  // releases its strings now
+  free_slots_.push_back(slot);
+  --active_;
+}
+
+void Engine::link(Person& p, Instance& inst) {
+  Instance** at = &p.first;
+  while (*at) at = &(*at)->next_of_person;
+  *at = &inst;
+}
+
+void Engine::unlink(Person& p, Instance& inst) {
+  for (Instance** at = &p.first; *at; at = &(*at)->next_of_person) {
+    if (*at == &inst) {
+      *at = inst.next_of_person;
+      inst.next_of_person = nullptr;
+      return;
+    }
+  }
+}
+
 void Engine::reap() {
   for (auto id : finished_) {
-    instances_.erase(id);
+    free_instance(id);
     dirty_instances_.erase(id);
     if (tracking_) changes_.finished.push_back(id);
   }
@@ -249,13 +312,14 @@ void Engine::reap() {
 bool Engine::entered(const Person& p, std::uint32_t journey) const {
   std::uint32_t id = id_index_[journey];
   if (id < 64) return (p.entered_mask >> id) & 1;
-  return std::find(p.entered_more.begin(), p.entered_more.end(), id) != p.entered_more.end();
+  const auto& more = p.view().entered_more;
+  return std::find(more.begin(), more.end(), id) != more.end();
 }
 
 void Engine::mark_entered(Person& p, std::uint32_t journey) {
   std::uint32_t id = id_index_[journey];
   if (id < 64) p.entered_mask |= std::uint64_t{1} << id;
-  else p.entered_more.push_back(id);
+  else p.more().entered_more.push_back(id);
 }
 
 Json Engine::entry_of(const Instance& inst) const {
@@ -280,9 +344,9 @@ size_t Engine::advance_to(Timestamp t, size_t limit) {
       continue;
     }
     --instance_timers_;
-    auto it = instances_.find(timer.target);
-    if (it == instances_.end()) continue;
-    Instance& inst = it->second;
+    Instance* found = find_instance(timer.target);
+    if (found == nullptr) continue;
+    Instance& inst = *found;
     if (inst.done || inst.generation != timer.generation) continue;
     inst.due = Instance::kNoTimer;
     touch(inst);
@@ -332,8 +396,9 @@ void Engine::handle_identify(Person& p, const Json& traits, Timestamp now) {
   for (size_t j = 0; j < ws_.journeys.size(); ++j)
     if (ws_.journeys[j].entry.becomes_true) entry_before[j] = holds(*ws_.journeys[j].entry.becomes_true, p, nullptr, nullptr, now);
   std::vector<std::pair<std::uint64_t, bool>> goal_before, exit_before;
-  for (auto id : p.instances) {
-    const Journey& j = ws_.journeys[instances_.at(id).journey];
+  for (Instance* i = p.first; i; i = i->next_of_person) {
+    const Journey& j = ws_.journeys[i->journey];
+    std::uint64_t id = i->id;
     goal_before.emplace_back(id, j.goal.becomes_true && holds(*j.goal.becomes_true, p, nullptr, nullptr, now));
     exit_before.emplace_back(id, j.exit.becomes_true && holds(*j.exit.becomes_true, p, nullptr, nullptr, now));
   }
@@ -344,13 +409,13 @@ void Engine::handle_identify(Person& p, const Json& traits, Timestamp now) {
       const Json* old = at_path(p.traits, it.key());
       dates_changed = dates_changed || !old || *old != it.value();
     }
-    if (it.key() == "timezone") dates_changed = dates_changed || !p.date_due.empty();
+    if (it.key() == "timezone") dates_changed = dates_changed || !p.view().date_due.empty();
     p.traits[it.key()] = it.value();
   }
   if (dates_changed) plan_dates(p, now);
 
   for (size_t i = 0; i < exit_before.size(); ++i) {
-    Instance& inst = instances_.at(exit_before[i].first);
+    Instance& inst = *find_instance(exit_before[i].first);
     if (inst.done) continue;
     const Journey& j = ws_.journeys[inst.journey];
     if (j.exit.becomes_true && !exit_before[i].second && holds(*j.exit.becomes_true, p, nullptr, &inst, now)) {
@@ -373,7 +438,7 @@ void Engine::handle_track(Person& p, const Json& message, const std::string& nam
   auto props = message.find("properties");
   const Json& properties = props != message.end() && props->is_object() ? *props : kEmptyObject;
   if (history_events_.count(name)) {
-    p.history.push_back({now, name, properties});
+    p.more().history.push_back({now, name, properties});
     touch(p);
   }
   if (name == "Unsubscribed" && !p.unsubscribed_event) {
@@ -388,10 +453,12 @@ void Engine::handle_track(Person& p, const Json& message, const std::string& nam
   }
 
   // Exit and goal act at once, also in the middle of a wait; then waits that this event answers.
-  if (!p.instances.empty()) {
-    std::vector<std::uint64_t> active = p.instances;
-    for (auto id : active) {
-      Instance& inst = instances_.at(id);
+  if (p.first) {
+    // A copy: instances finish (and leave the list) while the event is handled.
+    std::vector<Instance*> active;
+    for (Instance* i = p.first; i; i = i->next_of_person) active.push_back(i);
+    for (Instance* each : active) {
+      Instance& inst = *each;
       if (inst.done) continue;
       const Journey& j = ws_.journeys[inst.journey];
       const std::string& at = j.steps[inst.step].id;
@@ -462,8 +529,8 @@ void Engine::try_enter(Person& p, std::uint32_t journey_index, const Json* event
   }
   bool entered_before = entered(p, journey_index);
   bool active = false, active_same_key = false;
-  for (auto id : p.instances) {
-    const Instance& other = instances_.at(id);
+  for (const Instance* i = p.first; i; i = i->next_of_person) {
+    const Instance& other = *i;
     if (id_index_[other.journey] != id_index_[journey_index]) continue;
     active = true;
     active_same_key = active_same_key || other.key == key;
@@ -482,8 +549,7 @@ void Engine::try_enter(Person& p, std::uint32_t journey_index, const Json* event
       break;
   }
   std::uint64_t id = next_instance_++;
-  Instance& inst = instances_[id];
-  inst.id = id;
+  Instance& inst = new_instance(id);
   inst.journey = journey_index;
   inst.person = &p;
   inst.key = std::move(key);
@@ -504,7 +570,7 @@ void Engine::try_enter(Person& p, std::uint32_t journey_index, const Json* event
     mark_entered(p, journey_index);
     touch(p);
   }
-  p.instances.push_back(id);
+  link(p, inst);
   touch(inst);
   emit(inst, {now, {}, j.id, j.steps.front().id, "enter"});
   run(inst, now);
@@ -543,7 +609,7 @@ void Engine::finish(Instance& inst, std::string_view step, Timestamp now) {
   ++inst.generation;
   inst.due = Instance::kNoTimer;
   Person& p = *inst.person;
-  p.instances.erase(std::remove(p.instances.begin(), p.instances.end(), inst.id), p.instances.end());
+  unlink(p, inst);
   emit(inst, {now, {}, ws_.journeys[inst.journey].id, step, "exit"});
   finished_.push_back(inst.id);
 }
@@ -700,17 +766,18 @@ bool Engine::send(Instance& inst, const Step& step, Timestamp now) {
     // Sends older than the longest cap window no longer count.
     Millis longest{0};
     for (const auto& cap : ws_.policies.caps) longest = std::max(longest, cap.per);
-    if (std::erase_if(p.commercial_sends, [&](const auto& s) { return s.first <= now - longest; }) > 0) touch(p);
+    if (p.cold && std::erase_if(p.cold->commercial_sends, [&](const auto& s) { return s.first <= now - longest; }) > 0)
+      touch(p);
     for (const auto& cap : ws_.policies.caps) {
       int count = 0;
-      for (const auto& [t, c] : p.commercial_sends)
+      for (const auto& [t, c] : p.view().commercial_sends)
         if (t > now - cap.per && (!cap.channel || *cap.channel == c)) ++count;
       if (count >= cap.max) {
         suppress("frequency_cap");
         return true;
       }
     }
-    p.commercial_sends.emplace_back(now, step.channel);
+    p.more().commercial_sends.emplace_back(now, step.channel);
     touch(p);
   }
   Effect e{now, {}, j.id, step.id, step.kind == StepKind::kWebhook ? "webhook" : "send"};
@@ -758,13 +825,13 @@ std::optional<Timestamp> Engine::next_date(const Trigger& t, const Person& p, Ti
 }
 
 void Engine::push_date(Person& p, std::uint32_t journey, Timestamp due) {
-  p.date_due.emplace_back(journey, due);
+  p.more().date_due.emplace_back(journey, due);
   timers_.push({due, next_timer_seq_++, reinterpret_cast<std::uintptr_t>(&p), p.date_generation, journey});
 }
 
 void Engine::plan_dates(Person& p, Timestamp now) {
   ++p.date_generation;
-  p.date_due.clear();
+  if (p.cold) p.cold->date_due.clear();
   for (std::uint32_t j = 0; j < ws_.journeys.size(); ++j) {
     const Journey& journey = ws_.journeys[j];
     if (journey.entry.date_trait.empty() || journey.retired) continue;
@@ -775,9 +842,11 @@ void Engine::plan_dates(Person& p, Timestamp now) {
 
 void Engine::fire_date(Person& p, std::uint32_t journey, std::uint32_t generation, Timestamp now) {
   if (generation != p.date_generation || p.forgotten) return;
-  auto it = std::find_if(p.date_due.begin(), p.date_due.end(), [&](const auto& d) { return d.first == journey; });
-  if (it == p.date_due.end()) return;
-  p.date_due.erase(it);
+  if (!p.cold) return;
+  auto& planned = p.cold->date_due;
+  auto it = std::find_if(planned.begin(), planned.end(), [&](const auto& d) { return d.first == journey; });
+  if (it == planned.end()) return;
+  planned.erase(it);
   touch(p);
   try_enter(p, journey, nullptr, now);
   const Trigger& t = ws_.journeys[journey].entry;
@@ -790,10 +859,13 @@ void Engine::forget(const std::string& user_id) {
   auto it = people_.find(user_id);
   if (it == people_.end()) return;
   Person& p = it->second;
-  for (auto id : p.instances) {
-    instances_.erase(id);
+  for (Instance* i = p.first; i;) {
+    Instance* next = i->next_of_person;
+    std::uint64_t id = i->id;
+    free_instance(id);
     dirty_instances_.erase(id);
     if (tracking_) changes_.finished.push_back(id);
+    i = next;
   }
   dirty_people_.erase(&p);
   // Pending date timers still point at the node: it stays, emptied, and their generation is stale.
@@ -807,8 +879,7 @@ void Engine::forget(const std::string& user_id) {
 Changes Engine::take_changes() {
   for (Person* p : dirty_people_) changes_.people.emplace_back(*p->user_id, person_state(*p));
   for (auto id : dirty_instances_) {
-    auto it = instances_.find(id);
-    if (it != instances_.end()) changes_.instances.push_back(instance_state(it->second));
+    if (Instance* inst = find_instance(id)) changes_.instances.push_back(instance_state(*inst));
   }
   dirty_people_.clear();
   dirty_instances_.clear();
@@ -819,11 +890,11 @@ Changes Engine::take_changes() {
 
 Json Engine::person_state(const Person& p) const {
   Json history = Json::array();
-  for (const auto& e : p.history) history.push_back({ms(e.time), e.name, e.properties});
+  for (const auto& e : p.view().history) history.push_back({ms(e.time), e.name, e.properties});
   Json sends = Json::array();
-  for (const auto& [t, c] : p.commercial_sends) sends.push_back({ms(t), static_cast<int>(c)});
+  for (const auto& [t, c] : p.view().commercial_sends) sends.push_back({ms(t), static_cast<int>(c)});
   Json dates = Json::object();
-  for (const auto& [j, due] : p.date_due) dates[ws_.journeys[j].id] = ms(due);
+  for (const auto& [j, due] : p.view().date_due) dates[ws_.journeys[j].id] = ms(due);
   Json entered_ids = Json::array();
   for (std::uint32_t j = 0; j < ws_.journeys.size(); ++j) {
     bool first_of_id = std::find(id_index_.begin(), id_index_.begin() + j, id_index_[j]) == id_index_.begin() + j;
@@ -841,10 +912,10 @@ void Engine::restore_person(const std::string& user_id, const Json& state) {
   Person& p = person(user_id);
   if (auto traits = state.find("traits"); traits != state.end() && traits->is_object() && !traits->empty()) p.traits = *traits;
   const Json history = state.value("history", Json::array());
-  for (const auto& e : history) p.history.push_back({from_ms(e[0]), e[1], e[2]});
+  for (const auto& e : history) p.more().history.push_back({from_ms(e[0]), e[1], e[2]});
   p.unsubscribed_event = state.value("unsubscribed", false);
   const Json sends = state.value("sends", Json::array());
-  for (const auto& s : sends) p.commercial_sends.emplace_back(from_ms(s[0]), static_cast<Channel>(s[1].get<int>()));
+  for (const auto& s : sends) p.more().commercial_sends.emplace_back(from_ms(s[0]), static_cast<Channel>(s[1].get<int>()));
   const Json entered_ids = state.value("entered", Json::array());
   for (const auto& id : entered_ids) {
     for (std::uint32_t j = 0; j < ws_.journeys.size(); ++j)
@@ -888,8 +959,8 @@ Status Engine::restore_instance(const Json& state) {
   if (step == j.step_index.end())
     return not_found(fmt::format("instance {}: journey {} has no step {}", state.at("id").dump(), journey, state.at("step").dump()));
   std::uint64_t id = state.at("id");
-  Instance& inst = instances_[id];
-  inst.id = id;
+  if (find_instance(id)) return invalid_argument(fmt::format("instance {} is restored twice", id));
+  Instance& inst = new_instance(id);
   inst.journey = index;
   inst.person = &person(state.at("user").get<std::string>());
   inst.key = state.value("key", "");
@@ -904,7 +975,7 @@ Status Engine::restore_instance(const Json& state) {
   inst.effects = state.value("effects", std::uint32_t{0});
   if (auto due = state.find("due"); due != state.end() && !due->is_null()) schedule(inst, from_ms(*due));
   next_instance_ = std::max(next_instance_, id + 1);
-  inst.person->instances.push_back(id);
+  link(*inst.person, inst);
   return Status::ok();
 }
 
@@ -959,7 +1030,8 @@ bool Engine::holds(const Condition& c, const Person& p, const Json* properties, 
       return !holds(c.children, p, properties, inst, now);
     case Condition::Kind::kDid: {
       bool found = false;
-      for (auto it = p.history.rbegin(); it != p.history.rend() && !found; ++it) {
+      const auto& history = p.view().history;
+      for (auto it = history.rbegin(); it != history.rend() && !found; ++it) {
         if (it->time > now) continue;
         if (c.within && it->time < now - *c.within) break;
         if (c.since_day0 && inst && it->time < inst->day0) break;

@@ -16,6 +16,7 @@
 #include <date/tz.h>
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -88,7 +89,7 @@ class Engine {
   Status restore_instance(const Json& state);
   std::uint64_t next_instance_id() const { return next_instance_; }
   void set_next_instance_id(std::uint64_t id) { next_instance_ = std::max(next_instance_, id); }
-  size_t active_instances() const { return instances_.size(); }
+  size_t active_instances() const { return active_; }
   const Workspace& workspace() const { return ws_; }
 
  private:
@@ -128,6 +129,11 @@ class Engine {
   std::optional<Timestamp> next_date(const Trigger& t, const Person& p, Timestamp now) const;
   void fire_date(Person& p, std::uint32_t journey, std::uint32_t generation, Timestamp now);
   void reap();
+  Instance* find_instance(std::uint64_t id);
+  Instance& new_instance(std::uint64_t id);
+  void free_instance(std::uint64_t id);
+  void link(Person& p, Instance& inst);    // appends to the person's active instances
+  void unlink(Person& p, Instance& inst);
   bool entered(const Person& p, std::uint32_t journey) const;
   void mark_entered(Person& p, std::uint32_t journey);
   Json entry_of(const Instance& inst) const;
@@ -150,9 +156,13 @@ class Engine {
   std::unordered_map<std::string, std::vector<std::uint32_t>> entry_by_event_;  // event name -> journeys
   std::unordered_set<std::string> history_events_;  // event names some `did` condition asks about
 
-  // Node-based maps: a Person& or Instance& stays valid until its node is erased.
+  // A node-based map: a Person& stays valid (people are never erased, only emptied).
   std::unordered_map<std::string, Person> people_;
-  std::unordered_map<std::uint64_t, Instance> instances_;
+  // Instances live in a slab (a deque: stable addresses) with a free list; ids map to slots.
+  std::deque<Instance> slab_;
+  std::vector<std::uint32_t> free_slots_;
+  std::vector<std::uint32_t> slot_of_id_;  // id -> slot + 1; 0: no such active instance
+  size_t active_ = 0;
   std::priority_queue<Timer, std::vector<Timer>, std::greater<>> timers_;
   std::uint64_t next_instance_ = 1;
   std::uint64_t next_timer_seq_ = 1;
