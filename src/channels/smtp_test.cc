@@ -9,6 +9,7 @@
 #include <set>
 #include <thread>
 
+#include "channels/testing/fast_smtp_sink.h"
 #include "channels/testing/keys.h"
 #include "channels/testing/smtp_sink_process.h"
 #include "channels/testing/subprocess.h"
@@ -268,6 +269,25 @@ TEST_F(SmtpTest, Authentication) {
   auto received = sink->messages();
   ASSERT_EQ(received.size(), 1u);
   EXPECT_EQ(received[0].envelope["auth"], "mailer");
+}
+
+TEST_F(SmtpTest, BenchmarkSinkSpeaksEnoughSmtp) {
+  // bench/smtp_bench measures against this sink: it must take what libcurl sends.
+  auto sink = testing::FastSmtpSink::start();
+  ASSERT_TRUE(sink.is_ok()) << sink.status().message();
+  SmtpConfig c = config((*sink)->port());
+  c.pool_size = 1;
+  auto sender = EmailSender::create(c, clock_);
+  ASSERT_TRUE(sender.is_ok());
+  for (int i = 0; i < 3; ++i) {
+    EmailMessage m = message();
+    m.idempotency_key = "fast-" + std::to_string(i);
+    DeliveryResult r = (*sender)->send(m);
+    ASSERT_TRUE(r.delivered()) << r.reason;
+  }
+  EXPECT_EQ((*sink)->messages(), 3u);
+  EXPECT_EQ((*sink)->connections(), 1u);
+  EXPECT_GT((*sink)->bytes(), 3u * 1000);
 }
 
 }  // namespace
