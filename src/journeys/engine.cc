@@ -48,18 +48,19 @@ struct Engine::Instance {
   std::uint64_t id = 0;
   Person* person = nullptr;
   Instance* next_of_person = nullptr;
-  std::string key;    // the re-entry key value
-  std::string entry;  // the entry message as JSON text; "" when the journey never reads it
+  std::string key;  // the re-entry key value
+  // The entry message as JSON text; null when the journey never reads it.
+  std::unique_ptr<const std::string> entry;
   Timestamp day0{};
   Timestamp due = kNoTimer;  // the pending timer
-  std::uint32_t journey = 0, step = 0;
+  std::uint16_t journey = 0, step = 0;
   std::uint32_t generation = 0;
-  std::uint32_t effects = 0;    // effects emitted so far (for idempotency keys)
-  bool waited = false;          // the current step's delay/wait_until is over
-  bool waiting_for = false;     // in a wait_for, until an event or the timeout
-  bool quiet_deferred = false;  // the current send already waited out quiet hours
-  bool arrived = false;         // the current step has been counted as reached
-  bool done = false;
+  std::uint32_t effects = 0;        // effects emitted so far (for idempotency keys)
+  bool waited : 1 = false;          // the current step's delay/wait_until is over
+  bool waiting_for : 1 = false;     // in a wait_for, until an event or the timeout
+  bool quiet_deferred : 1 = false;  // the current send already waited out quiet hours
+  bool arrived : 1 = false;         // the current step has been counted as reached
+  bool done : 1 = false;
 
   static constexpr Timestamp kNoTimer = Timestamp::max();
 };
@@ -323,7 +324,7 @@ void Engine::mark_entered(Person& p, std::uint32_t journey) {
 }
 
 Json Engine::entry_of(const Instance& inst) const {
-  return inst.entry.empty() ? Json::object() : Json::parse(inst.entry);
+  return inst.entry ? Json::parse(*inst.entry) : Json::object();
 }
 
 std::optional<Timestamp> Engine::next_timer(bool include_dates) const {
@@ -550,7 +551,7 @@ void Engine::try_enter(Person& p, std::uint32_t journey_index, const Json* event
   }
   std::uint64_t id = next_instance_++;
   Instance& inst = new_instance(id);
-  inst.journey = journey_index;
+  inst.journey = static_cast<std::uint16_t>(journey_index);
   inst.person = &p;
   inst.key = std::move(key);
   inst.day0 = now;
@@ -563,7 +564,7 @@ void Engine::try_enter(Person& p, std::uint32_t journey_index, const Json* event
       Json entry = Json::object();
       for (const char* field : {"type", "event", "properties", "timestamp"})
         if (auto it = event->find(field); it != event->end()) entry[field] = *it;
-      inst.entry = entry.dump();
+      inst.entry = std::make_unique<const std::string>(entry.dump());
     }
   }
   if (!entered_before) {
@@ -583,7 +584,7 @@ void Engine::schedule(Instance& inst, Timestamp due) {
 }
 
 void Engine::move_to(Instance& inst, std::uint32_t step) {
-  inst.step = step;
+  inst.step = static_cast<std::uint16_t>(step);
   inst.waited = false;
   inst.quiet_deferred = false;
   inst.arrived = false;
@@ -599,7 +600,7 @@ void Engine::follow(Instance& inst, Timestamp now) {
   const Journey& j = ws_.journeys[inst.journey];
   const Step& step = j.steps[inst.step];
   if (!step.next.empty()) return go_to(inst, step.next);
-  if (inst.step + 1 < j.steps.size()) return move_to(inst, inst.step + 1);
+  if (inst.step + 1u < j.steps.size()) return move_to(inst, inst.step + 1);
   finish(inst, step.id, now);  // past the last step
 }
 
@@ -937,7 +938,7 @@ Json Engine::instance_state(const Instance& inst) const {
           {"key", inst.key},
           {"step", j.steps[inst.step].id},
           {"day0", ms(inst.day0)},
-          {"entry", inst.entry.empty() ? Json() : Json::parse(inst.entry)},
+          {"entry", inst.entry ? Json::parse(*inst.entry) : Json()},
           {"waited", inst.waited},
           {"waiting_for", inst.waiting_for},
           {"quiet_deferred", inst.quiet_deferred},
@@ -961,12 +962,12 @@ Status Engine::restore_instance(const Json& state) {
   std::uint64_t id = state.at("id");
   if (find_instance(id)) return invalid_argument(fmt::format("instance {} is restored twice", id));
   Instance& inst = new_instance(id);
-  inst.journey = index;
+  inst.journey = static_cast<std::uint16_t>(index);
   inst.person = &person(state.at("user").get<std::string>());
   inst.key = state.value("key", "");
-  inst.step = static_cast<std::uint32_t>(step->second);
+  inst.step = static_cast<std::uint16_t>(step->second);
   inst.day0 = from_ms(state.at("day0"));
-  if (auto entry = state.find("entry"); entry != state.end() && entry->is_object()) inst.entry = entry->dump();
+  if (auto entry = state.find("entry"); entry != state.end() && entry->is_object()) inst.entry = std::make_unique<const std::string>(entry->dump());
   inst.waited = state.value("waited", false);
   inst.waiting_for = state.value("waiting_for", false);
   inst.quiet_deferred = state.value("quiet_deferred", false);
