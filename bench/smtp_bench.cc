@@ -114,10 +114,7 @@ Result<RunResult> run_touchpoint(const Options& o, int messages, int connections
   std::atomic<int> next{0}, failed{0};
   std::string first_error;
   std::mutex error_mu;
-  std::unique_ptr<channels::EmailSender> shared;
-  if (!fresh_connections) {
-    TP_ASSIGN(shared, channels::EmailSender::create(c, clock));
-  }
+  TP_ASSIGN(auto sender, channels::EmailSender::create(c, clock));
   auto start = SteadyClock::now();
   std::vector<std::thread> threads;
   for (int t = 0; t < connections; ++t) {
@@ -131,11 +128,16 @@ Result<RunResult> run_touchpoint(const Options& o, int messages, int connections
         m.unsubscribe_url = fmt::format("https://shop.example/u/abc123?m={}", i);
         channels::DeliveryResult r;
         if (fresh_connections) {
-          // No pool: a new handle, so a new connection (TCP + EHLO + QUIT), per message.
-          auto once = channels::EmailSender::create(c, clock);
-          r = once.is_ok() ? (*once)->send(m) : channels::DeliveryResult::permanent_error(once.status().message());
+          // No pool: the same composing and signing, then a new SmtpPool, so a new connection
+          // (TCP, greeting, EHLO, ..., QUIT), for every message.
+          auto email = sender->compose(m);
+          auto once = channels::SmtpPool::create(c);
+          if (!email.is_ok() || !once.is_ok())
+            r = channels::DeliveryResult::permanent_error(email.is_ok() ? once.status().message() : email.status().message());
+          else
+            r = (*once)->send(*email);
         } else {
-          r = shared->send(m);
+          r = sender->send(m);
         }
         if (!r.delivered()) {
           ++failed;
@@ -147,7 +149,7 @@ Result<RunResult> run_touchpoint(const Options& o, int messages, int connections
   }
   for (auto& t : threads) t.join();
   double seconds = seconds_since(start);
-  shared.reset();
+  sender.reset();
   if (failed > 0) return internal_error(fmt::format("{} messages failed, first: {}", failed.load(), first_error));
   if (sink->messages() != static_cast<uint64_t>(messages))
     return internal_error(fmt::format("the sink got {} of {} messages", sink->messages(), messages));
