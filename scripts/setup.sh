@@ -9,7 +9,7 @@ packages=(
   libsqlite3-dev sqlite3 libsimdjson-dev nlohmann-json3-dev libcli11-dev libfmt-dev
   libboost1.81-dev libssl-dev zlib1g-dev libgtest-dev libgmock-dev libbenchmark-dev
   libyaml-cpp-dev libhowardhinnant-date-dev tzdata libxlsxwriter-dev graphviz libpq-dev postgresql-15 redis-server
-  libcurl4-openssl-dev python3-aiosmtpd python3-dkim
+  libcurl4-openssl-dev python3-aiosmtpd python3-dkim libicu-dev
 )
 command -v node >/dev/null 2>&1 || packages+=(nodejs npm)
 
@@ -28,4 +28,8 @@ fi
 # End-to-end tests drive the server with real clients from npm (e.g. @segment/analytics-node).
 if [ ! -d tests/e2e/node_modules ] || [ tests/e2e/package-lock.json -nt tests/e2e/node_modules ]; then
   (cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error)
+fi
+# The templates' differential test and benchmark render with liquidjs (src/templates/testdata/liquidjs).
+if [ ! -d src/templates/testdata/liquidjs/node_modules ] || [ src/templates/testdata/liquidjs/package-lock.json -nt src/templates/testdata/liquidjs/node_modules ]; then
+  (cd src/templates/testdata/liquidjs && npm ci --no-audit --no-fund --loglevel=error)
 fi
