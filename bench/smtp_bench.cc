@@ -53,24 +53,29 @@ EmailMessage typical_message() {
   m.subject = "Ihre Lieblingsstücke sind wieder da — 20 % Rabatt bis Sonntag";
   m.preheader = "Nur für Newsletter-Abonnenten: Code SOMMER20 an der Kasse";
   std::string items, text_items;
-  const char* names[] = {"Leinenhemd Ærø", "Sommerkleid Malmö", "Strohhut Sevilla", "Espadrilles Girona", "Tasche Kraków"};
+  const char* names[] = {"Leinenhemd Ærø", "Sommerkleid Malmö", "Strohhut Sevilla", "Espadrilles Girona",
+                         "Tasche Kraków"};
   for (int i = 0; i < 3; ++i) {
     items += fmt::format(
         "<tr><td style=\"padding:12px;border-bottom:1px solid #eee\"><img src=\"https://cdn.shop.example/p/{0}.jpg\" "
-        "width=\"96\" height=\"96\" alt=\"{1}\" style=\"display:block;border-radius:6px\"></td><td style=\"padding:12px;"
-        "border-bottom:1px solid #eee;font-family:Helvetica,Arial,sans-serif;font-size:15px;color:#222\"><strong>{1}</strong>"
-        "<br>Jetzt {2},{3:02} € statt {4},00 €<br><a href=\"https://shop.example/p/{0}?utm_source=newsletter&utm_medium="
+        "width=\"96\" height=\"96\" alt=\"{1}\" style=\"display:block;border-radius:6px\"></td><td "
+        "style=\"padding:12px;"
+        "border-bottom:1px solid "
+        "#eee;font-family:Helvetica,Arial,sans-serif;font-size:15px;color:#222\"><strong>{1}</strong>"
+        "<br>Jetzt {2},{3:02} € statt {4},00 €<br><a "
+        "href=\"https://shop.example/p/{0}?utm_source=newsletter&utm_medium="
         "email&utm_campaign=sommer\" style=\"color:#c2185b\">Ansehen</a></td></tr>\n",
         1000 + i, names[i], 19 + i * 7, 95 - i, 29 + i * 9);
-    text_items += fmt::format("* {} — jetzt {},{:02} € statt {},00 €: https://shop.example/p/{}\n", names[i], 19 + i * 7,
-                              95 - i, 29 + i * 9, 1000 + i);
+    text_items += fmt::format("* {} — jetzt {},{:02} € statt {},00 €: https://shop.example/p/{}\n", names[i],
+                              19 + i * 7, 95 - i, 29 + i * 9, 1000 + i);
   }
   m.html = fmt::format(
       "<!DOCTYPE html><html lang=\"de\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" "
       "content=\"width=device-width\"><title>Sommer</title></head><body style=\"margin:0;background:#f6f6f6\">\n"
       "<table role=\"presentation\" width=\"100%\" cellpadding=\"0\" cellspacing=\"0\"><tr><td align=\"center\">\n"
       "<table role=\"presentation\" width=\"600\" style=\"background:#fff\"><tr><td style=\"padding:24px;font-family:"
-      "Helvetica,Arial,sans-serif;font-size:16px;line-height:1.5;color:#222\"><h1 style=\"font-size:24px\">Hallo Ana,</h1>"
+      "Helvetica,Arial,sans-serif;font-size:16px;line-height:1.5;color:#222\"><h1 style=\"font-size:24px\">Hallo "
+      "Ana,</h1>"
       "<p>Ihre Lieblingsstücke sind zurück — und nur bis Sonntag gibt es 20 % Rabatt auf die ganze Sommerkollektion. "
       "Geben Sie an der Kasse einfach den Code <strong>SOMMER20</strong> ein.</p></td></tr>\n{}"
       "<tr><td style=\"padding:24px;font-family:Helvetica,Arial,sans-serif;font-size:12px;color:#888\">Sie erhalten "
@@ -133,7 +138,8 @@ Result<RunResult> run_touchpoint(const Options& o, int messages, int connections
           auto email = sender->compose(m);
           auto once = channels::SmtpPool::create(c);
           if (!email.is_ok() || !once.is_ok())
-            r = channels::DeliveryResult::permanent_error(email.is_ok() ? once.status().message() : email.status().message());
+            r = channels::DeliveryResult::permanent_error(email.is_ok() ? once.status().message()
+                                                                        : email.status().message());
           else
             r = (*once)->send(*email);
         } else {
@@ -156,12 +162,21 @@ Result<RunResult> run_touchpoint(const Options& o, int messages, int connections
   return RunResult{messages / seconds, sink->connections()};
 }
 
-Result<RunResult> run_nodemailer(const Options& o, int messages, const std::string& input, const std::string& dkim_key) {
+Result<RunResult> run_nodemailer(const Options& o, int messages, const std::string& input,
+                                 const std::string& dkim_key) {
   TP_ASSIGN(auto sink, channels::testing::FastSmtpSink::start());
   std::string dir = o.source_dir + "/bench/nodemailer";
-  std::vector<std::string> argv = {"/usr/bin/env", "node", dir + "/send.mjs", "--port", std::to_string(sink->port()),
-                                   "--messages", std::to_string(messages), "--connections", std::to_string(o.connections),
-                                   "--input", input};
+  std::vector<std::string> argv = {"/usr/bin/env",
+                                   "node",
+                                   dir + "/send.mjs",
+                                   "--port",
+                                   std::to_string(sink->port()),
+                                   "--messages",
+                                   std::to_string(messages),
+                                   "--connections",
+                                   std::to_string(o.connections),
+                                   "--input",
+                                   input};
   if (!dkim_key.empty())
     argv.insert(argv.end(), {"--dkim-key", dkim_key, "--dkim-selector", "bench", "--dkim-domain", "shop.example"});
   int status = 0;
@@ -193,25 +208,29 @@ Status run(const Options& o) {
   std::string html = m.html;
   size_t body = html.find("<body");
   body = html.find('>', body) + 1;
-  html.insert(body, "<div style=\"display:none;font-size:1px;line-height:1px;max-height:0;max-width:0;opacity:0;"
-                    "overflow:hidden;mso-hide:all\">" + m.preheader + "</div>");
+  html.insert(body,
+              "<div style=\"display:none;font-size:1px;line-height:1px;max-height:0;max-width:0;opacity:0;"
+              "overflow:hidden;mso-hide:all\">" +
+                  m.preheader + "</div>");
   std::string input = (dir.path() / "message.json").string();
-  std::ofstream(input) << Json{{"from", m.from.email},
-                               {"from_name", m.from.display_name},
-                               {"to", m.to[0].email},
-                               {"to_name", m.to[0].display_name},
-                               {"reply_to", m.reply_to->email},
-                               {"subject", m.subject},
-                               {"text", m.text},
-                               {"html", html},
-                               {"unsubscribe_url", m.unsubscribe_url},
-                               {"unsubscribe_mailto", m.unsubscribe_mailto},
-                               {"campaign", "sommer-2025"},
-                               {"message_id_domain", "shop.example"}}
-                                .dump();
+  std::ofstream(input) << Json{
+      {"from", m.from.email},
+      {"from_name", m.from.display_name},
+      {"to", m.to[0].email},
+      {"to_name", m.to[0].display_name},
+      {"reply_to", m.reply_to->email},
+      {"subject", m.subject},
+      {"text", m.text},
+      {"html", html},
+      {"unsubscribe_url", m.unsubscribe_url},
+      {"unsubscribe_mailto", m.unsubscribe_mailto},
+      {"campaign", "sommer-2025"},
+      {"message_id_domain",
+       "shop.example"}}.dump();
   bool node_ready = fs::exists(o.source_dir + "/bench/nodemailer/node_modules/nodemailer");
   if (!o.skip_node && !node_ready)
-    return internal_error("bench/nodemailer/node_modules is missing: run `npm ci` in bench/nodemailer (or --skip-node)");
+    return internal_error(
+        "bench/nodemailer/node_modules is missing: run `npm ci` in bench/nodemailer (or --skip-node)");
   int node_messages = o.node_messages > 0 ? o.node_messages : o.messages;
 
   std::vector<double> tp_rates, node_rates;
@@ -241,14 +260,16 @@ Status run(const Options& o) {
   fmt::print("message: {} bytes multipart/alternative{}; {} connections; median of {} runs\n", composed.data.size(),
              o.dkim ? ", DKIM-signed (RSA-2048)" : "", o.connections, tp_rates.size());
   fmt::print("{:<44} {:>12} {:>10} {:>12}\n", "sender", "msgs/s", "messages", "connections");
-  fmt::print("{:<44} {:>12.0f} {:>10} {:>12}\n", "touchpoint (libcurl SmtpPool, pooled)", tp, o.messages, tp_connections);
-  fmt::print("{:<44} {:>12.0f} {:>10} {:>12}\n", "touchpoint, new connection per message", fresh.msgs_per_s, fresh_messages,
-             fresh.connections);
+  fmt::print("{:<44} {:>12.0f} {:>10} {:>12}\n", "touchpoint (libcurl SmtpPool, pooled)", tp, o.messages,
+             tp_connections);
+  fmt::print("{:<44} {:>12.0f} {:>10} {:>12}\n", "touchpoint, new connection per message", fresh.msgs_per_s,
+             fresh_messages, fresh.connections);
   if (!o.skip_node) {
     fmt::print("{:<44} {:>12.0f} {:>10} {:>12}\n", "nodemailer (pool: true)", node, node_messages, node_connections);
     fmt::print("ratio touchpoint / nodemailer: {:.2f}x (target >= 3x)\n", tp / node);
   }
-  fmt::print("runs: touchpoint [{:.0f}], nodemailer [{:.0f}]\n", fmt::join(tp_rates, ", "), fmt::join(node_rates, ", "));
+  fmt::print("runs: touchpoint [{:.0f}], nodemailer [{:.0f}]\n", fmt::join(tp_rates, ", "),
+             fmt::join(node_rates, ", "));
   Json j = {{"bench", "smtp"},
             {"message_bytes", composed.data.size()},
             {"connections", o.connections},

@@ -67,8 +67,7 @@ const std::vector<Range>& v6_ranges() {
 
 // The IPv4 address inside an IPv4-mapped, IPv4-compatible or NAT64 IPv6 address.
 std::optional<IpAddress> embedded_v4(const IpAddress& a) {
-  static const IpNetwork kMapped = net6("::ffff:0:0", 96), kNat64 = net6("64:ff9b::", 96),
-                         kCompatible = net6("::", 96);
+  static const IpNetwork kMapped = net6("::ffff:0:0", 96), kNat64 = net6("64:ff9b::", 96), kCompatible = net6("::", 96);
   if (!a.v6) return std::nullopt;
   bool compatible = kCompatible.contains(a) && !(a == *IpAddress::parse("::")) && !(a == *IpAddress::parse("::1"));
   if (kMapped.contains(a) || kNat64.contains(a) || compatible)
@@ -132,7 +131,8 @@ Result<AddressGuard> AddressGuard::create(const std::vector<std::string>& allow)
   for (size_t i = 0; i < allow.size(); ++i) {
     auto network = IpNetwork::parse(allow[i]);
     if (!network)
-      return invalid_argument(fmt::format("allow[{}]: '{}' is not an IP network (like 10.0.0.0/8 or ::1)", i, allow[i]));
+      return invalid_argument(
+          fmt::format("allow[{}]: '{}' is not an IP network (like 10.0.0.0/8 or ::1)", i, allow[i]));
     guard.allow_.push_back(*network);
   }
   return guard;

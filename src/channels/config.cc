@@ -20,7 +20,8 @@ class Reader {
   }
 
   void problem(const YAML::Mark& m, const std::string& path, const std::string& message) {
-    problems_.push_back(fmt::format("{}:{}:{}: {}: {}", file_, std::max(m.line, 0) + 1, std::max(m.column, 0) + 1, path, message));
+    problems_.push_back(
+        fmt::format("{}:{}:{}: {}: {}", file_, std::max(m.line, 0) + 1, std::max(m.column, 0) + 1, path, message));
   }
   const std::vector<std::string>& problems() const { return problems_; }
 
@@ -75,20 +76,23 @@ class Reader {
     } else if (variable) {
       auto value = env_(*variable);
       if (!value || value->empty())
-        problem(parent[env_key].Mark(), path + "." + env_key, fmt::format("environment variable {} is not set", *variable));
+        problem(parent[env_key].Mark(), path + "." + env_key,
+                fmt::format("environment variable {} is not set", *variable));
       else
         out = *value;
     }
   }
 
   template <typename T>
-  void integer(const YAML::Node& parent, const std::string& path, const char* key, T& out, long long min, long long max) {
+  void integer(const YAML::Node& parent, const std::string& path, const char* key, T& out, long long min,
+               long long max) {
     auto v = scalar(parent, path, key);
     if (!v) return;
     long long x = 0;
     auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), x);
     if (ec != std::errc() || end != v->data() + v->size() || x < min || x > max) {
-      problem(parent[key].Mark(), path + "." + key, fmt::format("'{}' is not a whole number from {} to {}", *v, min, max));
+      problem(parent[key].Mark(), path + "." + key,
+              fmt::format("'{}' is not a whole number from {} to {}", *v, min, max));
       return;
     }
     out = static_cast<T>(x);
@@ -120,18 +124,25 @@ class Reader {
 SmtpConfig read_smtp(Reader& r, const YAML::Node& n) {
   const std::string p = "channels.smtp";
   SmtpConfig c;
-  if (!r.mapping(n, p, {"host", "port", "tls", "ca_file", "username", "password", "password_env", "helo_name",
-                        "pool_size", "connect_timeout", "timeout", "max_idle", "from", "message_id_domain", "dkim"}))
+  if (!r.mapping(n, p,
+                 {"host", "port", "tls", "ca_file", "username", "password", "password_env", "helo_name", "pool_size",
+                  "connect_timeout", "timeout", "max_idle", "from", "message_id_domain", "dkim"}))
     return c;
   if (!n["host"]) r.problem(n.Mark(), p + ".host", "required");
   r.string(n, p, "host", c.host);
   r.integer(n, p, "port", c.port, 1, 65535);
   if (auto tls = r.scalar(n, p, "tls")) {
-    if (*tls == "none") c.tls = SmtpTls::kNone;
-    else if (*tls == "opportunistic") c.tls = SmtpTls::kOpportunistic;
-    else if (*tls == "required") c.tls = SmtpTls::kRequired;
-    else if (*tls == "implicit") c.tls = SmtpTls::kImplicit;
-    else r.problem(n["tls"].Mark(), p + ".tls", fmt::format("'{}' is not one of none, opportunistic, required, implicit", *tls));
+    if (*tls == "none")
+      c.tls = SmtpTls::kNone;
+    else if (*tls == "opportunistic")
+      c.tls = SmtpTls::kOpportunistic;
+    else if (*tls == "required")
+      c.tls = SmtpTls::kRequired;
+    else if (*tls == "implicit")
+      c.tls = SmtpTls::kImplicit;
+    else
+      r.problem(n["tls"].Mark(), p + ".tls",
+                fmt::format("'{}' is not one of none, opportunistic, required, implicit", *tls));
   }
   r.path_value(n, p, "ca_file", c.ca_file);
   r.string(n, p, "username", c.username);
@@ -145,8 +156,11 @@ SmtpConfig read_smtp(Reader& r, const YAML::Node& n) {
   r.duration(n, p, "max_idle", c.max_idle);
   if (auto from = r.scalar(n, p, "from")) {
     auto mailbox = parse_mailbox(*from);
-    if (!mailbox) r.problem(n["from"].Mark(), p + ".from", fmt::format("'{}' is not an address like \"Shop <news@shop.example>\"", *from));
-    else c.from = *mailbox;
+    if (!mailbox)
+      r.problem(n["from"].Mark(), p + ".from",
+                fmt::format("'{}' is not an address like \"Shop <news@shop.example>\"", *from));
+    else
+      c.from = *mailbox;
   }
   r.string(n, p, "message_id_domain", c.message_id_domain);
   if (YAML::Node d = n["dkim"]) {
@@ -165,8 +179,9 @@ SmtpConfig read_smtp(Reader& r, const YAML::Node& n) {
 SmsConfig read_sms(Reader& r, const YAML::Node& n) {
   const std::string p = "channels.sms";
   SmsConfig c;
-  if (!r.mapping(n, p, {"base_url", "account", "token", "token_env", "sender_id", "status_callback_url",
-                        "connect_timeout", "timeout", "pool_size", "ca_file"}))
+  if (!r.mapping(n, p,
+                 {"base_url", "account", "token", "token_env", "sender_id", "status_callback_url", "connect_timeout",
+                  "timeout", "pool_size", "ca_file"}))
     return c;
   for (const char* key : {"base_url", "account", "sender_id"})
     if (!n[key]) r.problem(n.Mark(), p + "." + key, "required");
@@ -188,13 +203,15 @@ SmsConfig read_sms(Reader& r, const YAML::Node& n) {
 WebhookConfig read_webhooks(Reader& r, const YAML::Node& n) {
   const std::string p = "channels.webhooks";
   WebhookConfig c;
-  if (!r.mapping(n, p, {"secret", "secret_env", "connect_timeout", "timeout", "allow", "pool_size", "user_agent", "ca_file"}))
+  if (!r.mapping(n, p,
+                 {"secret", "secret_env", "connect_timeout", "timeout", "allow", "pool_size", "user_agent", "ca_file"}))
     return c;
   r.secret(n, p, "secret", c.secret);
   if (!c.secret.empty()) {
     auto key = decode_webhook_secret(c.secret);
     YAML::Node at = n["secret"] ? n["secret"] : n["secret_env"];
-    if (!key.is_ok()) r.problem(at.Mark(), p + ".secret", key.status().message().substr(std::string_view("secret: ").size()));
+    if (!key.is_ok())
+      r.problem(at.Mark(), p + ".secret", key.status().message().substr(std::string_view("secret: ").size()));
   }
   r.duration(n, p, "connect_timeout", c.connect_timeout);
   r.duration(n, p, "timeout", c.timeout);
@@ -208,8 +225,9 @@ WebhookConfig read_webhooks(Reader& r, const YAML::Node& n) {
       for (size_t i = 0; i < allow.size(); ++i) {
         std::string path = fmt::format("{}.allow[{}]", p, i);
         if (!allow[i].IsScalar() || !IpNetwork::parse(allow[i].Scalar()))
-          r.problem(allow[i].Mark(), path, fmt::format("'{}' is not an IP network like 10.0.0.0/8 or ::1",
-                                                       allow[i].IsScalar() ? allow[i].Scalar() : "…"));
+          r.problem(allow[i].Mark(), path,
+                    fmt::format("'{}' is not an IP network like 10.0.0.0/8 or ::1",
+                                allow[i].IsScalar() ? allow[i].Scalar() : "…"));
         else
           c.allow.push_back(allow[i].Scalar());
       }
@@ -247,7 +265,8 @@ std::optional<EmailAddress> parse_mailbox(std::string_view text) {
   return a;
 }
 
-Result<ChannelsConfig> parse_channels_config(const std::string& file, const std::string& text, const EnvironmentLookup& env) {
+Result<ChannelsConfig> parse_channels_config(const std::string& file, const std::string& text,
+                                             const EnvironmentLookup& env) {
   YAML::Node root;
   try {
     root = YAML::Load(text);
@@ -257,7 +276,8 @@ Result<ChannelsConfig> parse_channels_config(const std::string& file, const std:
   ChannelsConfig config;
   Reader r(file, env);
   if (!root || root.IsNull()) return config;
-  if (!root.IsMap()) return invalid_argument(fmt::format("{}:1:1: the file must be a mapping (key: value lines)", file));
+  if (!root.IsMap())
+    return invalid_argument(fmt::format("{}:1:1: the file must be a mapping (key: value lines)", file));
   YAML::Node channels = root["channels"];
   if (!channels || channels.IsNull()) return config;
   if (r.mapping(channels, "channels", {"smtp", "sms", "webhooks"})) {

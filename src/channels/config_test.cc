@@ -11,8 +11,9 @@ namespace tp::channels {
 namespace {
 
 std::optional<std::string> fake_env(const std::string& name) {
-  static const std::map<std::string, std::string> vars = {
-      {"SMTP_PASSWORD", "from-env"}, {"TWILIO_TOKEN", "tok"}, {"HOOK_SECRET", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}};
+  static const std::map<std::string, std::string> vars = {{"SMTP_PASSWORD", "from-env"},
+                                                          {"TWILIO_TOKEN", "tok"},
+                                                          {"HOOK_SECRET", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}};
   auto it = vars.find(name);
   if (it == vars.end()) return std::nullopt;
   return it->second;
@@ -98,7 +99,8 @@ TEST(ChannelsConfig, AbsentSectionsAndFiles) {
 
   testing::TempDir dir;
   std::string path = (dir.path() / "touchpoint.yaml").string();
-  std::ofstream(path) << "channels:\n  smtp:\n    host: 127.0.0.1\n    tls: none\n    dkim: {key_path: dkim.pem, selector: s, domain: x.example}\n";
+  std::ofstream(path) << "channels:\n  smtp:\n    host: 127.0.0.1\n    tls: none\n    dkim: {key_path: dkim.pem, "
+                         "selector: s, domain: x.example}\n";
   auto loaded = load_channels_config(path, fake_env);
   ASSERT_TRUE(loaded.is_ok()) << loaded.status().message();
   EXPECT_EQ(loaded->smtp->dkim.key_path, (dir.path() / "dkim.pem").string());
@@ -115,7 +117,8 @@ TEST(ChannelsConfig, ErrorsNameFileLineColumn) {
       {"channels:\n  smtp:\n    host: h\n    tls: starttls\n",
        "t.yaml:4:10: channels.smtp.tls: 'starttls' is not one of none, opportunistic, required, implicit"},
       {"channels:\n  smtp:\n    port: 25\n", "t.yaml:3:5: channels.smtp.host: required"},
-      {"channels:\n  smtp:\n    host: h\n    hots: x\n", "t.yaml:4:5: channels.smtp.hots: unknown key (known: host, port"},
+      {"channels:\n  smtp:\n    host: h\n    hots: x\n",
+       "t.yaml:4:5: channels.smtp.hots: unknown key (known: host, port"},
       {"channels:\n  smtp:\n    host: h\n    timeout: 30\n",
        "t.yaml:4:14: channels.smtp.timeout: '30' is not a duration like 500ms, 10s or 2m"},
       {"channels:\n  smtp:\n    host: h\n    from: not an address\n",
@@ -145,8 +148,10 @@ TEST(ChannelsConfig, ErrorsNameFileLineColumn) {
     EXPECT_EQ(r.status().message().rfind(c.error, 0), 0u) << "got:  " << r.status().message() << "\nwant: " << c.error;
   }
   // Every problem is reported, not only the first.
-  auto many = parse_channels_config("t.yaml", "channels:\n  smtp:\n    host: h\n    port: 0\n    pool_size: 0\n", fake_env);
-  EXPECT_NE(many.status().message().find("\nt.yaml:5:16: channels.smtp.pool_size"), std::string::npos) << many.status().message();
+  auto many =
+      parse_channels_config("t.yaml", "channels:\n  smtp:\n    host: h\n    port: 0\n    pool_size: 0\n", fake_env);
+  EXPECT_NE(many.status().message().find("\nt.yaml:5:16: channels.smtp.pool_size"), std::string::npos)
+      << many.status().message();
 }
 
 TEST(ChannelsConfig, Mailboxes) {

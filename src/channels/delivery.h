@@ -8,6 +8,7 @@
 
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "base/clock.h"
 
@@ -21,9 +22,9 @@ enum class DeliveryOutcome {
 
 struct DeliveryResult {
   DeliveryOutcome outcome = DeliveryOutcome::kTemporary;
-  std::string provider_id;  // kDelivered: SMTP Message-ID / SMS sid / webhook-id
-  std::string reason;       // human-readable: why not delivered, or what the provider answered
-  int code = 0;             // SMTP reply code or HTTP status when there was one; 0 otherwise
+  std::string provider_id;            // kDelivered: SMTP Message-ID / SMS sid / webhook-id
+  std::string reason;                 // human-readable: why not delivered, or what the provider answered
+  int code = 0;                       // SMTP reply code or HTTP status when there was one; 0 otherwise
   std::optional<Millis> retry_after;  // kTemporary: the provider asked to wait this long
 
   bool delivered() const { return outcome == DeliveryOutcome::kDelivered; }
@@ -33,8 +34,7 @@ struct DeliveryResult {
   static DeliveryResult success(std::string provider_id, std::string reason, int code = 0) {
     return {DeliveryOutcome::kDelivered, std::move(provider_id), std::move(reason), code, {}};
   }
-  static DeliveryResult temporary_error(std::string reason, int code = 0,
-                                        std::optional<Millis> retry_after = {}) {
+  static DeliveryResult temporary_error(std::string reason, int code = 0, std::optional<Millis> retry_after = {}) {
     return {DeliveryOutcome::kTemporary, {}, std::move(reason), code, retry_after};
   }
   static DeliveryResult permanent_error(std::string reason, int code = 0) {

@@ -68,9 +68,8 @@ std::string_view trim_wsp(std::string_view s) {
 }
 
 bool valid_label_text(std::string_view s) {
-  return !s.empty() && std::all_of(s.begin(), s.end(), [](unsigned char c) {
-    return std::isalnum(c) || c == '.' || c == '-' || c == '_';
-  });
+  return !s.empty() && std::all_of(s.begin(), s.end(),
+                                   [](unsigned char c) { return std::isalnum(c) || c == '.' || c == '-' || c == '_'; });
 }
 
 }  // namespace
@@ -130,15 +129,16 @@ std::string dkim_relaxed_header(std::string_view name, std::string_view value) {
 Result<DkimSigner> DkimSigner::create(std::string domain, std::string selector, std::string_view pem) {
   if (!valid_label_text(domain) || domain.find('.') == std::string::npos)
     return invalid_argument(fmt::format("dkim.domain: '{}' is not a domain name", domain));
-  if (!valid_label_text(selector)) return invalid_argument(fmt::format("dkim.selector: '{}' is not a DNS label", selector));
+  if (!valid_label_text(selector))
+    return invalid_argument(fmt::format("dkim.selector: '{}' is not a DNS label", selector));
   std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), BIO_free);
   EVP_PKEY* raw = PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr);
   if (raw == nullptr) return invalid_argument("dkim key: not a PEM private key");
   std::shared_ptr<EVP_PKEY> key(raw, EVP_PKEY_free);
   if (EVP_PKEY_base_id(raw) != EVP_PKEY_RSA) return invalid_argument("dkim key: not an RSA key (rsa-sha256 needs one)");
   if (EVP_PKEY_bits(raw) < 1024)
-    return invalid_argument(fmt::format("dkim key: {} bits is too short (RFC 8301: at least 1024, 2048 recommended)",
-                                        EVP_PKEY_bits(raw)));
+    return invalid_argument(
+        fmt::format("dkim key: {} bits is too short (RFC 8301: at least 1024, 2048 recommended)", EVP_PKEY_bits(raw)));
   return DkimSigner(std::move(domain), std::move(selector), std::move(key));
 }
 
@@ -165,7 +165,8 @@ Result<std::string> DkimSigner::signature_field(std::string_view message, Timest
   // up (RFC 6376 5.4.2); an h= entry with no instance left signs the empty string.
   std::vector<std::string_view> names;
   for (std::string_view name : kSignedHeaders) {
-    size_t count = std::count_if(fields.begin(), fields.end(), [&](const Field& f) { return iequals(trim_wsp(f.name), name); });
+    size_t count =
+        std::count_if(fields.begin(), fields.end(), [&](const Field& f) { return iequals(trim_wsp(f.name), name); });
     for (size_t k = 0; k < count; ++k) names.push_back(name);
   }
   if (std::find(names.begin(), names.end(), "from") == names.end())

@@ -48,10 +48,20 @@ class DkimSigner {
 };
 
 // Header field names signed when present, in h= order.
-inline constexpr std::string_view kSignedHeaders[] = {
-    "from", "to", "cc", "reply-to", "subject", "date", "message-id", "mime-version",
-    "content-type", "content-transfer-encoding", "list-unsubscribe", "list-unsubscribe-post",
-    "list-id", "feedback-id"};
+inline constexpr std::string_view kSignedHeaders[] = {"from",
+                                                      "to",
+                                                      "cc",
+                                                      "reply-to",
+                                                      "subject",
+                                                      "date",
+                                                      "message-id",
+                                                      "mime-version",
+                                                      "content-type",
+                                                      "content-transfer-encoding",
+                                                      "list-unsubscribe",
+                                                      "list-unsubscribe-post",
+                                                      "list-id",
+                                                      "feedback-id"};
 
 // Canonicalization, exposed for tests. Relaxed body: WSP runs become one SP, WSP at line ends
 // and empty lines at the end go, a non-empty body ends in one CRLF. Relaxed header: lower-case

@@ -39,8 +39,9 @@ TEST(DkimCanonicalization, RelaxedHeader) {
 
 TEST(DkimSigner, RefusesBadKeysAndNames) {
   EXPECT_FALSE(DkimSigner::create("example.com", "s1", "not a key").is_ok());
-  EXPECT_NE(DkimSigner::create("example.com", "s1", testing::generate_rsa_key_pem(512)).status().message().find("too short"),
-            std::string::npos);
+  EXPECT_NE(
+      DkimSigner::create("example.com", "s1", testing::generate_rsa_key_pem(512)).status().message().find("too short"),
+      std::string::npos);
   std::string key = testing::generate_rsa_key_pem(2048);
   EXPECT_FALSE(DkimSigner::create("not a domain", "s1", key).is_ok());
   EXPECT_FALSE(DkimSigner::create("example.com", "bad selector", key).is_ok());
@@ -56,7 +57,8 @@ class DkimVerify : public ::testing::Test {
     std::ofstream(path, std::ios::binary) << message;
     int status = -1;
     auto out = testing::run_and_capture(
-        {kSystemPython, std::string(TP_CHANNELS_TESTING_DIR) + "/dkim_verify.py", path, record}, Millis(30'000), &status);
+        {kSystemPython, std::string(TP_CHANNELS_TESTING_DIR) + "/dkim_verify.py", path, record}, Millis(30'000),
+        &status);
     EXPECT_TRUE(out.is_ok()) << out.status().message();
     return status;
   }
@@ -85,11 +87,14 @@ TEST_F(DkimVerify, IndependentVerifierAcceptsOurSignature) {
   ASSERT_TRUE(email.is_ok()) << email.status().message();
   std::string data = email->data;
   ASSERT_TRUE(signer->sign(data, kNow).is_ok());
-  ASSERT_EQ(data.rfind("DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed; d=shop.example; s=tp2025;", 0), 0u) << data;
+  ASSERT_EQ(data.rfind("DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed; d=shop.example; s=tp2025;", 0), 0u)
+      << data;
   size_t end = data.find("\r\n\r\n");
   std::string field = data.substr(0, data.find("\r\nDate:"));
-  EXPECT_NE(field.find("h=from:to:subject:date:message-id:mime-version:content-type:list-unsubscribe:list-unsubscribe-post:from;"),
-            std::string::npos)
+  EXPECT_NE(
+      field.find(
+          "h=from:to:subject:date:message-id:mime-version:content-type:list-unsubscribe:list-unsubscribe-post:from;"),
+      std::string::npos)
       << field;
   EXPECT_NE(field.find("t=1751364000;"), std::string::npos);
   ASSERT_NE(end, std::string::npos);

@@ -19,14 +19,28 @@ constexpr size_t kMaxLine = 998;             // RFC 5322 2.1.1: MUST
 constexpr size_t kMaxUrl = 900;
 
 // Header fields compose_email writes itself: callers may not add or override them.
-constexpr std::array<std::string_view, 18> kReservedHeaders = {
-    "from", "to", "cc", "bcc", "reply-to", "subject", "date", "message-id", "mime-version",
-    "content-type", "content-transfer-encoding", "dkim-signature", "list-unsubscribe",
-    "list-unsubscribe-post", "sender", "return-path", "received", "content-disposition"};
+constexpr std::array<std::string_view, 18> kReservedHeaders = {"from",
+                                                               "to",
+                                                               "cc",
+                                                               "bcc",
+                                                               "reply-to",
+                                                               "subject",
+                                                               "date",
+                                                               "message-id",
+                                                               "mime-version",
+                                                               "content-type",
+                                                               "content-transfer-encoding",
+                                                               "dkim-signature",
+                                                               "list-unsubscribe",
+                                                               "list-unsubscribe-post",
+                                                               "sender",
+                                                               "return-path",
+                                                               "received",
+                                                               "content-disposition"};
 
 bool is_atext(unsigned char c) {
-  return std::isalnum(c) || std::string_view("!#$%&'*+-/=?^_`{|}~").find(static_cast<char>(c)) !=
-                                std::string_view::npos;
+  return std::isalnum(c) ||
+         std::string_view("!#$%&'*+-/=?^_`{|}~").find(static_cast<char>(c)) != std::string_view::npos;
 }
 
 bool printable_ascii(std::string_view s) {
@@ -47,11 +61,20 @@ std::string html_escape(std::string_view s) {
   std::string out;
   for (char c : s) {
     switch (c) {
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '&': out += "&amp;"; break;
-      case '"': out += "&quot;"; break;
-      default: out.push_back(c);
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out.push_back(c);
     }
   }
   return out;
@@ -122,8 +145,7 @@ bool valid_url_text(std::string_view url) {
 
 bool valid_email_address(std::string_view email) {
   size_t at = email.rfind('@');
-  if (at == std::string_view::npos || at == 0 || at > 64 || at + 1 >= email.size() || email.size() > 254)
-    return false;
+  if (at == std::string_view::npos || at == 0 || at > 64 || at + 1 >= email.size() || email.size() > 254) return false;
   std::string_view local = email.substr(0, at), domain = email.substr(at + 1);
   // Dot-atom local part: atext runs separated by single dots.
   if (local.front() == '.' || local.back() == '.' || local.find("..") != std::string_view::npos) return false;
@@ -245,12 +267,10 @@ std::string format_email_date(Timestamp t) {
   year_month_day ymd{day};
   hh_mm_ss hms{floor<seconds>(t - day)};
   static const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
-  static const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                  "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  static const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
   return fmt::format("{}, {:02} {} {:04} {:02}:{:02}:{:02} +0000", kDays[weekday{day}.c_encoding()],
                      static_cast<unsigned>(ymd.day()), kMonths[static_cast<unsigned>(ymd.month()) - 1],
-                     static_cast<int>(ymd.year()), hms.hours().count(), hms.minutes().count(),
-                     hms.seconds().count());
+                     static_cast<int>(ymd.year()), hms.hours().count(), hms.minutes().count(), hms.seconds().count());
 }
 
 std::string fold_header(std::string_view name, std::string_view value) {
@@ -301,27 +321,31 @@ Result<ComposedEmail> compose_email(const EmailMessage& m, const Clock& clock) {
   std::string list_unsubscribe;
   if (m.kind == EmailKind::kCommercial) {
     if (m.unsubscribe_url.rfind("https://", 0) != 0 || !valid_url_text(m.unsubscribe_url))
-      return invalid_argument("unsubscribe_url: a commercial message needs an https:// one-click unsubscribe URL (RFC 8058)");
+      return invalid_argument(
+          "unsubscribe_url: a commercial message needs an https:// one-click unsubscribe URL (RFC 8058)");
     list_unsubscribe = fmt::format("<{}>", m.unsubscribe_url);
     if (!m.unsubscribe_mailto.empty()) {
-      std::string mailto = m.unsubscribe_mailto.rfind("mailto:", 0) == 0 ? m.unsubscribe_mailto
-                                                                          : "mailto:" + m.unsubscribe_mailto;
+      std::string mailto =
+          m.unsubscribe_mailto.rfind("mailto:", 0) == 0 ? m.unsubscribe_mailto : "mailto:" + m.unsubscribe_mailto;
       std::string_view address = std::string_view(mailto).substr(7);
       address = address.substr(0, address.find('?'));
       if (!valid_email_address(address) || !valid_url_text(mailto))
-        return invalid_argument(fmt::format("unsubscribe_mailto: '{}' is not a mailto: address",
-                                            printable_ascii(mailto) ? mailto : "…"));
+        return invalid_argument(
+            fmt::format("unsubscribe_mailto: '{}' is not a mailto: address", printable_ascii(mailto) ? mailto : "…"));
       list_unsubscribe += fmt::format(", <{}>", mailto);
     }
   } else if (!m.unsubscribe_url.empty() || !m.unsubscribe_mailto.empty()) {
-    return invalid_argument("unsubscribe_url: only commercial messages carry List-Unsubscribe (set kind to commercial)");
+    return invalid_argument(
+        "unsubscribe_url: only commercial messages carry List-Unsubscribe (set kind to commercial)");
   }
 
   for (size_t i = 0; i < m.headers.size(); ++i) {
     const auto& [name, value] = m.headers[i];
-    bool ftext = !name.empty() && std::all_of(name.begin(), name.end(), [](char c) { return c > 0x20 && c < 0x7f && c != ':'; });
-    if (!ftext) return invalid_argument(fmt::format("headers[{}].name: '{}' is not a header field name", i,
-                                                    printable_ascii(name) ? name : "…"));
+    bool ftext =
+        !name.empty() && std::all_of(name.begin(), name.end(), [](char c) { return c > 0x20 && c < 0x7f && c != ':'; });
+    if (!ftext)
+      return invalid_argument(
+          fmt::format("headers[{}].name: '{}' is not a header field name", i, printable_ascii(name) ? name : "…"));
     std::string lower = name;
     std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
     if (std::find(kReservedHeaders.begin(), kReservedHeaders.end(), lower) != kReservedHeaders.end())
@@ -354,8 +378,10 @@ Result<ComposedEmail> compose_email(const EmailMessage& m, const Clock& clock) {
   }
   for (const auto& [name, value] : m.headers) d += fold_header(name, encode_header_text(value));
 
-  constexpr std::string_view kText = "Content-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: quoted-printable\r\n";
-  constexpr std::string_view kHtml = "Content-Type: text/html; charset=UTF-8\r\nContent-Transfer-Encoding: quoted-printable\r\n";
+  constexpr std::string_view kText =
+      "Content-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: quoted-printable\r\n";
+  constexpr std::string_view kHtml =
+      "Content-Type: text/html; charset=UTF-8\r\nContent-Transfer-Encoding: quoted-printable\r\n";
   std::string html = m.html.empty() ? std::string() : with_preheader(m.html, m.preheader);
   if (m.html.empty() || m.text.empty()) {
     d += m.html.empty() ? kText : kHtml;

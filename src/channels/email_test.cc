@@ -38,7 +38,9 @@ EmailMessage sample() {
   m.reply_to = EmailAddress{"help@shop.example", "Help, Desk"};
   m.subject = "Ihre Bestellung ist unterwegs — 20 % Rabatt 🎉";
   m.preheader = "Nur heute <bis Mitternacht>";
-  m.text = "Hallo Ana,\n\nIhre Bestellung ist unterwegs. Größe: M.\n.\nEin sehr langer Absatz, der weit über sechsundsiebzig Zeichen hinausgeht, damit weiche Zeilenumbrüche nötig werden. Ende   \n";
+  m.text =
+      "Hallo Ana,\n\nIhre Bestellung ist unterwegs. Größe: M.\n.\nEin sehr langer Absatz, der weit über "
+      "sechsundsiebzig Zeichen hinausgeht, damit weiche Zeilenumbrüche nötig werden. Ende   \n";
   m.html = "<html><body><p>Hallo Ana,</p><p>Größe: M — 20 % = gut</p></body></html>";
   m.headers = {{"X-Campaign", "sommer-2025"}, {"X-Note", "café"}};
   m.idempotency_key = "journey:welcome:profile-42:step-3";
@@ -215,8 +217,10 @@ TEST(EmailCompose, SinglePartAndStableMessageId) {
   m.idempotency_key = "order-1";
   auto first = compose_email(m, clock);
   ASSERT_TRUE(first.is_ok()) << first.status().message();
-  EXPECT_NE(first->data.find("Content-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nThanks.\r\n"),
-            std::string::npos);
+  EXPECT_NE(
+      first->data.find(
+          "Content-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nThanks.\r\n"),
+      std::string::npos);
   EXPECT_EQ(first->data.find("multipart"), std::string::npos);
   EXPECT_EQ(first->data.find("List-Unsubscribe"), std::string::npos);
   clock.advance(Millis(3'600'000));  // a retry an hour later: same Message-ID
@@ -242,13 +246,23 @@ TEST(EmailCompose, ErrorsNameTheField) {
       {[](EmailMessage& m) { m.subject = "\xff\xfe"; }, "subject: not valid UTF-8"},
       {[](EmailMessage& m) { m.html.clear(), m.text.clear(); }, "the message has no body"},
       {[](EmailMessage& m) { m.idempotency_key.clear(); }, "idempotency_key: required"},
-      {[](EmailMessage& m) { m.unsubscribe_url = "http://shop.example/u"; }, "unsubscribe_url: a commercial message needs an https://"},
+      {[](EmailMessage& m) { m.unsubscribe_url = "http://shop.example/u"; },
+       "unsubscribe_url: a commercial message needs an https://"},
       {[](EmailMessage& m) { m.unsubscribe_url.clear(); }, "unsubscribe_url: a commercial message needs"},
       {[](EmailMessage& m) { m.unsubscribe_mailto = "mailto:nobody"; }, "unsubscribe_mailto: 'mailto:nobody'"},
       {[](EmailMessage& m) { m.kind = EmailKind::kTransactional; }, "only commercial messages carry List-Unsubscribe"},
-      {[](EmailMessage& m) { m.headers.push_back({"Bcc", "x@y.z"}); }, "headers[2].name: Bcc is written by Touchpoint"},
-      {[](EmailMessage& m) { m.headers.push_back({"Bad Name", "v"}); }, "headers[2].name: 'Bad Name' is not"},
-      {[](EmailMessage& m) { m.headers.push_back({"X-Ok", "v\r\nBcc: x"}); }, "headers[2].value: must be one line"},
+      {[](EmailMessage& m) {
+         m.headers.push_back({"Bcc", "x@y.z"});
+       },
+       "headers[2].name: Bcc is written by Touchpoint"},
+      {[](EmailMessage& m) {
+         m.headers.push_back({"Bad Name", "v"});
+       },
+       "headers[2].name: 'Bad Name' is not"},
+      {[](EmailMessage& m) {
+         m.headers.push_back({"X-Ok", "v\r\nBcc: x"});
+       },
+       "headers[2].value: must be one line"},
       {[](EmailMessage& m) { m.message_id = "no-at-sign"; }, "message_id: 'no-at-sign' is not of the form"},
   };
   for (const auto& c : cases) {

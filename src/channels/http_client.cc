@@ -43,15 +43,19 @@ size_t on_header(char* data, size_t size, size_t count, void* user) {
 
 HttpFailure failure_of(CURLcode rc) {
   switch (rc) {
-    case CURLE_OK: return HttpFailure::kNone;
-    case CURLE_OPERATION_TIMEDOUT: return HttpFailure::kTimeout;
+    case CURLE_OK:
+      return HttpFailure::kNone;
+    case CURLE_OPERATION_TIMEDOUT:
+      return HttpFailure::kTimeout;
     case CURLE_URL_MALFORMAT:
     case CURLE_UNSUPPORTED_PROTOCOL:
     case CURLE_BAD_FUNCTION_ARGUMENT:
     case CURLE_OUT_OF_MEMORY:
     case CURLE_NOT_BUILT_IN:
-    case CURLE_UNKNOWN_OPTION: return HttpFailure::kLocal;
-    default: return HttpFailure::kConnect;
+    case CURLE_UNKNOWN_OPTION:
+      return HttpFailure::kLocal;
+    default:
+      return HttpFailure::kConnect;
   }
 }
 

@@ -33,17 +33,17 @@ struct HttpRequest {
 };
 
 enum class HttpFailure {
-  kNone,        // an HTTP answer arrived (any status)
-  kTimeout,     // connect or total timeout
-  kConnect,     // refused, unreachable, reset, TLS handshake, DNS
-  kLocal,       // bad URL, protocol not allowed, out of memory: our side
+  kNone,     // an HTTP answer arrived (any status)
+  kTimeout,  // connect or total timeout
+  kConnect,  // refused, unreachable, reset, TLS handshake, DNS
+  kLocal,    // bad URL, protocol not allowed, out of memory: our side
 };
 
 struct HttpResponse {
   HttpFailure failure = HttpFailure::kNone;
-  std::string error;    // libcurl's words when failure != kNone
+  std::string error;  // libcurl's words when failure != kNone
   long status = 0;
-  std::string body;     // at most max_response_bytes
+  std::string body;         // at most max_response_bytes
   std::string location;     // Location header (redirects are reported, not followed)
   std::string retry_after;  // Retry-After header
   std::string peer_ip;      // the address actually connected to

@@ -16,10 +16,10 @@ constexpr size_t kGsmSingle = 160, kGsmMulti = 153, kUcsSingle = 70, kUcsMulti =
 // GSM 03.38 default alphabet (1 septet) beyond printable ASCII, and the extension table
 // (escape + character: 2 septets).
 const std::unordered_set<char32_t>& gsm_basic_non_ascii() {
-  static const std::unordered_set<char32_t> set = {
-      U'£', U'¥', U'è', U'é', U'ù', U'ì', U'ò', U'Ç', U'Ø', U'ø', U'Å', U'å', U'Δ', U'Φ', U'Γ', U'Λ',
-      U'Ω', U'Π', U'Ψ', U'Σ', U'Θ', U'Ξ', U'Æ', U'æ', U'ß', U'É', U'¤', U'¡', U'Ä', U'Ö', U'Ñ', U'Ü',
-      U'§', U'¿', U'ä', U'ö', U'ñ', U'ü', U'à'};
+  static const std::unordered_set<char32_t> set = {U'£', U'¥', U'è', U'é', U'ù', U'ì', U'ò', U'Ç', U'Ø', U'ø',
+                                                   U'Å', U'å', U'Δ', U'Φ', U'Γ', U'Λ', U'Ω', U'Π', U'Ψ', U'Σ',
+                                                   U'Θ', U'Ξ', U'Æ', U'æ', U'ß', U'É', U'¤', U'¡', U'Ä', U'Ö',
+                                                   U'Ñ', U'Ü', U'§', U'¿', U'ä', U'ö', U'ñ', U'ü', U'à'};
   return set;
 }
 
@@ -46,7 +46,6 @@ size_t pack(const std::vector<size_t>& widths, size_t total, size_t single, size
   }
   return segments;
 }
-
 
 }  // namespace
 
@@ -90,19 +89,22 @@ Result<std::unique_ptr<SmsSender>> SmsSender::create(const SmsConfig& config) {
   std::unique_ptr<SmsSender> sender(new SmsSender(config));
   std::string base = config.base_url;
   while (!base.empty() && base.back() == '/') base.pop_back();
-  sender->url_ = fmt::format("{}/2010-04-01/Accounts/{}/Messages.json", base, url_encode(config.account, UrlEncoding::kPath));
+  sender->url_ =
+      fmt::format("{}/2010-04-01/Accounts/{}/Messages.json", base, url_encode(config.account, UrlEncoding::kPath));
   TP_ASSIGN(sender->http_, HttpClient::create(config.pool_size));
   return sender;
 }
 
 DeliveryResult SmsSender::send(const SmsMessage& message) {
   if (!valid_e164(message.to))
-    return DeliveryResult::permanent_error(fmt::format("sms: to '{}' is not an E.164 number (+ and 8-15 digits)",
-                                                       message.to.size() <= 20 ? message.to : message.to.substr(0, 20)));
+    return DeliveryResult::permanent_error(
+        fmt::format("sms: to '{}' is not an E.164 number (+ and 8-15 digits)",
+                    message.to.size() <= 20 ? message.to : message.to.substr(0, 20)));
   if (message.body.empty()) return DeliveryResult::permanent_error("sms: empty body");
   if (!valid_utf8(message.body)) return DeliveryResult::permanent_error("sms: body is not valid UTF-8");
   if (message.idempotency_key.empty() || message.idempotency_key.size() > 255 ||
-      !std::all_of(message.idempotency_key.begin(), message.idempotency_key.end(), [](char c) { return c > 0x20 && c < 0x7f; }))
+      !std::all_of(message.idempotency_key.begin(), message.idempotency_key.end(),
+                   [](char c) { return c > 0x20 && c < 0x7f; }))
     return DeliveryResult::permanent_error("sms: idempotency_key must be 1-255 printable ASCII characters");
 
   const std::string& from = message.from.empty() ? config_.sender_id : message.from;
@@ -122,11 +124,14 @@ DeliveryResult SmsSender::send(const SmsMessage& message) {
 
   HttpResponse r = http_->post(http);
   switch (r.failure) {
-    case HttpFailure::kNone: break;
-    case HttpFailure::kTimeout: return DeliveryResult::temporary_error(fmt::format("sms: timed out ({})", r.error));
+    case HttpFailure::kNone:
+      break;
+    case HttpFailure::kTimeout:
+      return DeliveryResult::temporary_error(fmt::format("sms: timed out ({})", r.error));
     case HttpFailure::kConnect:
       return DeliveryResult::temporary_error(fmt::format("sms: could not reach the provider ({})", r.error));
-    case HttpFailure::kLocal: return DeliveryResult::permanent_error(fmt::format("sms: {}", r.error));
+    case HttpFailure::kLocal:
+      return DeliveryResult::permanent_error(fmt::format("sms: {}", r.error));
   }
   int status = static_cast<int>(r.status);
   nlohmann::json answer = nlohmann::json::parse(r.body, nullptr, false);
@@ -140,14 +145,15 @@ DeliveryResult SmsSender::send(const SmsMessage& message) {
     if (sid.empty())
       return DeliveryResult::success("", fmt::format("sms: HTTP {} but the answer had no sid", status), status);
     std::string provider_status = text_field("status");
-    return DeliveryResult::success(sid, fmt::format("HTTP {}{}", status, provider_status.empty() ? "" : " " + provider_status),
-                                   status);
+    return DeliveryResult::success(
+        sid, fmt::format("HTTP {}{}", status, provider_status.empty() ? "" : " " + provider_status), status);
   }
   std::string detail = text_field("message");
   std::string code = text_field("code");
   if (detail.empty()) {
     detail = r.body.substr(0, 200);
-    std::replace_if(detail.begin(), detail.end(), [](char c) { return c == '\r' || c == '\n'; }, ' ');
+    std::replace_if(
+        detail.begin(), detail.end(), [](char c) { return c == '\r' || c == '\n'; }, ' ');
   }
   std::string reason = fmt::format("sms: HTTP {}", status);
   if (!code.empty()) reason += fmt::format(" (provider code {})", code);
@@ -162,16 +168,21 @@ Result<SmsReceipt> parse_sms_status_callback(std::string_view form_body) {
   if (!fields) return invalid_argument("status callback: malformed form encoding");
   SmsReceipt receipt;
   for (const auto& [name, value] : *fields) {
-    if (name == "MessageSid" || (name == "SmsSid" && receipt.message_sid.empty())) receipt.message_sid = value;
-    else if (name == "MessageStatus" || (name == "SmsStatus" && receipt.raw_status.empty())) receipt.raw_status = value;
-    else if (name == "ErrorCode") receipt.error_code = value;
-    else if (name == "To") receipt.to = value;
+    if (name == "MessageSid" || (name == "SmsSid" && receipt.message_sid.empty()))
+      receipt.message_sid = value;
+    else if (name == "MessageStatus" || (name == "SmsStatus" && receipt.raw_status.empty()))
+      receipt.raw_status = value;
+    else if (name == "ErrorCode")
+      receipt.error_code = value;
+    else if (name == "To")
+      receipt.to = value;
   }
   if (receipt.message_sid.empty()) return invalid_argument("status callback: MessageSid is missing");
   if (receipt.raw_status.empty()) return invalid_argument("status callback: MessageStatus is missing");
   static const std::pair<std::string_view, SmsStatus> kStatuses[] = {
-      {"queued", SmsStatus::kQueued},       {"accepted", SmsStatus::kAccepted}, {"scheduled", SmsStatus::kScheduled},
-      {"sending", SmsStatus::kSending},     {"sent", SmsStatus::kSent},         {"delivered", SmsStatus::kDelivered},
+      {"queued", SmsStatus::kQueued},       {"accepted", SmsStatus::kAccepted},
+      {"scheduled", SmsStatus::kScheduled}, {"sending", SmsStatus::kSending},
+      {"sent", SmsStatus::kSent},           {"delivered", SmsStatus::kDelivered},
       {"read", SmsStatus::kRead},           {"undelivered", SmsStatus::kUndelivered},
       {"failed", SmsStatus::kFailed},       {"canceled", SmsStatus::kCanceled}};
   for (const auto& [text, status] : kStatuses)

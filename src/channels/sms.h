@@ -42,10 +42,10 @@ struct SmsSegments {
 SmsSegments count_sms_segments(std::string_view utf8);
 
 struct SmsConfig {
-  std::string base_url;  // "https://api.twilio.com" or a compatible provider
-  std::string account;   // account SID; also the basic-auth user
-  std::string token;     // auth token; the basic-auth password
-  std::string sender_id; // From: a number in E.164 or an alphanumeric sender id
+  std::string base_url;             // "https://api.twilio.com" or a compatible provider
+  std::string account;              // account SID; also the basic-auth user
+  std::string token;                // auth token; the basic-auth password
+  std::string sender_id;            // From: a number in E.164 or an alphanumeric sender id
   std::string status_callback_url;  // sent as StatusCallback when not empty
   Millis connect_timeout{5'000};
   Millis timeout{15'000};
@@ -54,10 +54,10 @@ struct SmsConfig {
 };
 
 struct SmsMessage {
-  std::string to;    // E.164: "+4915112345678"
-  std::string body;  // UTF-8
+  std::string to;               // E.164: "+4915112345678"
+  std::string body;             // UTF-8
   std::string idempotency_key;  // sent as Idempotency-Key: the provider deduplicates retries
-  std::string from;  // empty: config sender_id
+  std::string from;             // empty: config sender_id
 };
 
 class SmsSender {
@@ -73,17 +73,28 @@ class SmsSender {
 };
 
 enum class SmsStatus {
-  kQueued, kAccepted, kScheduled, kSending, kSent,  // on the way
-  kDelivered, kRead,                                // final: arrived
-  kUndelivered, kFailed, kCanceled,                 // final: did not arrive
-  kUnknown,                                         // a status this version does not know
+  // On the way.
+  kQueued,
+  kAccepted,
+  kScheduled,
+  kSending,
+  kSent,
+  // Final: arrived.
+  kDelivered,
+  kRead,
+  // Final: did not arrive.
+  kUndelivered,
+  kFailed,
+  kCanceled,
+  // A status this version does not know.
+  kUnknown,
 };
 
 struct SmsReceipt {
   std::string message_sid;
   SmsStatus status = SmsStatus::kUnknown;
-  std::string raw_status;   // as sent: "delivered"
-  std::string error_code;   // ErrorCode, when the provider sent one
+  std::string raw_status;  // as sent: "delivered"
+  std::string error_code;  // ErrorCode, when the provider sent one
   std::string to;
   bool final() const {
     return status == SmsStatus::kDelivered || status == SmsStatus::kRead || status == SmsStatus::kUndelivered ||

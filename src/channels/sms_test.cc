@@ -31,7 +31,7 @@ TEST(SmsSegments, Table) {
       {std::string(161, 'a'), SmsEncoding::kGsm7, 161, 2},
       {std::string(306, 'a'), SmsEncoding::kGsm7, 306, 2},
       {std::string(307, 'a'), SmsEncoding::kGsm7, 307, 3},
-      {"Ça coûte 5€", SmsEncoding::kUcs2, 11, 1},  // û is not GSM-7
+      {"Ça coûte 5€", SmsEncoding::kUcs2, 11, 1},                       // û is not GSM-7
       {"Prix: 5€ [promo] {vite} ~ ^ | \\", SmsEncoding::kGsm7, 40, 1},  // 9 extension chars count double
       {repeat("€", 80), SmsEncoding::kGsm7, 160, 1},
       {repeat("€", 81), SmsEncoding::kGsm7, 162, 2},
@@ -62,13 +62,15 @@ TEST(SmsSegments, Table) {
 
 TEST(SmsNumbers, E164) {
   for (std::string ok : {"+4915112345678", "+14155550100", "+12345678"}) EXPECT_TRUE(valid_e164(ok)) << ok;
-  for (std::string bad : {"", "4915112345678", "+0491511234", "+49 151 1234", "+1234567", "+1234567890123456", "+49a5112345"})
+  for (std::string bad :
+       {"", "4915112345678", "+0491511234", "+49 151 1234", "+1234567", "+1234567890123456", "+49a5112345"})
     EXPECT_FALSE(valid_e164(bad)) << bad;
 }
 
 TEST(SmsReceipts, StatusCallback) {
   auto r = parse_sms_status_callback(
-      "SmsSid=SM1&SmsStatus=sent&MessageStatus=delivered&To=%2B4915112345678&MessageSid=SM0a1b2c&AccountSid=AC1&ApiVersion=2010-04-01");
+      "SmsSid=SM1&SmsStatus=sent&MessageStatus=delivered&To=%2B4915112345678&MessageSid=SM0a1b2c&AccountSid=AC1&"
+      "ApiVersion=2010-04-01");
   ASSERT_TRUE(r.is_ok()) << r.status().message();
   EXPECT_EQ(r->message_sid, "SM0a1b2c");
   EXPECT_EQ(r->status, SmsStatus::kDelivered);
@@ -95,8 +97,10 @@ TEST(SmsReceipts, StatusCallback) {
     EXPECT_EQ(receipt->final(), c.final) << c.body;
     EXPECT_EQ(receipt->error_code, c.error_code) << c.body;
   }
-  EXPECT_EQ(parse_sms_status_callback("MessageStatus=sent").status().message(), "status callback: MessageSid is missing");
-  EXPECT_EQ(parse_sms_status_callback("MessageSid=SM1").status().message(), "status callback: MessageStatus is missing");
+  EXPECT_EQ(parse_sms_status_callback("MessageStatus=sent").status().message(),
+            "status callback: MessageSid is missing");
+  EXPECT_EQ(parse_sms_status_callback("MessageSid=SM1").status().message(),
+            "status callback: MessageStatus is missing");
   EXPECT_EQ(parse_sms_status_callback("MessageSid=SM%G1&MessageStatus=sent").status().message(),
             "status callback: malformed form encoding");
 }
@@ -130,7 +134,9 @@ class SmsTest : public ::testing::Test {
         c.body = "<html>Service Unavailable</html>";
       } else {
         c.status = 201;
-        c.body = R"({"sid":"SM)" + hex_encode(sha256(r.headers.count("idempotency-key") ? r.headers.at("idempotency-key") : "")).substr(0, 32) +
+        c.body = R"({"sid":"SM)" +
+                 hex_encode(sha256(r.headers.count("idempotency-key") ? r.headers.at("idempotency-key") : ""))
+                     .substr(0, 32) +
                  R"(","status":"queued"})";
       }
       return c;
@@ -153,7 +159,8 @@ class SmsTest : public ::testing::Test {
 TEST_F(SmsTest, SendsFormWithAuthAndIdempotencyKey) {
   auto sender = SmsSender::create(config());
   ASSERT_TRUE(sender.is_ok()) << sender.status().message();
-  DeliveryResult r = (*sender)->send({"+4915112345678", "Hallo Zoë! 20% Rabatt & mehr: https://x.example/a?b=1", "journey:7:step:2", ""});
+  DeliveryResult r = (*sender)->send(
+      {"+4915112345678", "Hallo Zoë! 20% Rabatt & mehr: https://x.example/a?b=1", "journey:7:step:2", ""});
   ASSERT_TRUE(r.delivered()) << r.reason;
   EXPECT_EQ(r.code, 201);
   EXPECT_EQ(r.provider_id, "SM" + hex_encode(sha256("journey:7:step:2")).substr(0, 32));

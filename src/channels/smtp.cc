@@ -46,9 +46,8 @@ std::string bracket_host(const std::string& host) {
 }
 
 bool local_error(CURLcode code) {
-  return code == CURLE_URL_MALFORMAT || code == CURLE_BAD_FUNCTION_ARGUMENT ||
-         code == CURLE_UNSUPPORTED_PROTOCOL || code == CURLE_NOT_BUILT_IN || code == CURLE_OUT_OF_MEMORY ||
-         code == CURLE_UNKNOWN_OPTION;
+  return code == CURLE_URL_MALFORMAT || code == CURLE_BAD_FUNCTION_ARGUMENT || code == CURLE_UNSUPPORTED_PROTOCOL ||
+         code == CURLE_NOT_BUILT_IN || code == CURLE_OUT_OF_MEMORY || code == CURLE_UNKNOWN_OPTION;
 }
 
 }  // namespace
@@ -127,9 +126,7 @@ void SmtpPool::release(Slot* slot) {
   freed_.notify_one();
 }
 
-SmtpStats SmtpPool::stats() const {
-  return {attempts_.load(), delivered_.load(), connections_.load()};
-}
+SmtpStats SmtpPool::stats() const { return {attempts_.load(), delivered_.load(), connections_.load()}; }
 
 DeliveryResult SmtpPool::send(const std::string& envelope_from, const std::vector<std::string>& recipients,
                               std::string_view data, const std::string& provider_id) {

@@ -53,16 +53,16 @@ struct SmtpConfig {
   std::string host;
   int port = 587;
   SmtpTls tls = SmtpTls::kRequired;
-  std::string ca_file;    // PEM bundle to trust instead of the system's; empty: system CAs
-  std::string username;   // AUTH when not empty
+  std::string ca_file;   // PEM bundle to trust instead of the system's; empty: system CAs
+  std::string username;  // AUTH when not empty
   std::string password;
   std::string helo_name = "localhost";  // the EHLO argument
   size_t pool_size = 4;                 // connections kept open
   Millis connect_timeout{10'000};
-  Millis timeout{60'000};               // one whole message, connecting included
-  Millis max_idle{60'000};              // a connection idle longer is replaced, not reused
-  EmailAddress from;                    // default sender when a message has none
-  std::string message_id_domain;        // default: the sender's domain
+  Millis timeout{60'000};         // one whole message, connecting included
+  Millis max_idle{60'000};        // a connection idle longer is replaced, not reused
+  EmailAddress from;              // default sender when a message has none
+  std::string message_id_domain;  // default: the sender's domain
   DkimConfig dkim;
 };
 

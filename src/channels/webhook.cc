@@ -97,14 +97,13 @@ DeliveryResult WebhookSender::send(const WebhookRequest& request) {
   http.url = request.url;
   if (!IpAddress::parse(url->host)) {  // a literal needs no pin: nothing is resolved
     std::string list;
-    for (const auto& a : *addresses) list += (list.empty() ? "" : ",") + (a.v6 ? "[" + a.to_string() + "]" : a.to_string());
+    for (const auto& a : *addresses)
+      list += (list.empty() ? "" : ",") + (a.v6 ? "[" + a.to_string() + "]" : a.to_string());
     http.pinned = fmt::format("{}:{}:{}", url->host, url->port, list);
   }
   long long timestamp = std::chrono::duration_cast<std::chrono::seconds>(clock_.now().time_since_epoch()).count();
   http.body = request.body;
-  http.headers = {"Content-Type: application/json",
-                  "User-Agent: " + config_.user_agent,
-                  "webhook-id: " + request.id,
+  http.headers = {"Content-Type: application/json", "User-Agent: " + config_.user_agent, "webhook-id: " + request.id,
                   fmt::format("webhook-timestamp: {}", timestamp),
                   "webhook-signature: " + sign_webhook(key, request.id, timestamp, request.body)};
   http.connect_timeout = config_.connect_timeout;
@@ -114,7 +113,8 @@ DeliveryResult WebhookSender::send(const WebhookRequest& request) {
 
   HttpResponse r = http_->post(http);
   switch (r.failure) {
-    case HttpFailure::kNone: break;
+    case HttpFailure::kNone:
+      break;
     case HttpFailure::kTimeout:
       return DeliveryResult::temporary_error(fmt::format("webhook: timed out ({})", r.error));
     case HttpFailure::kConnect:
@@ -125,12 +125,14 @@ DeliveryResult WebhookSender::send(const WebhookRequest& request) {
   int status = static_cast<int>(r.status);
   if (status >= 200 && status < 300) return DeliveryResult::success(request.id, fmt::format("HTTP {}", status), status);
   std::string snippet = r.body.substr(0, 200);
-  std::replace_if(snippet.begin(), snippet.end(), [](char c) { return c == '\r' || c == '\n'; }, ' ');
+  std::replace_if(
+      snippet.begin(), snippet.end(), [](char c) { return c == '\r' || c == '\n'; }, ' ');
   if (status >= 300 && status < 400)
     return DeliveryResult::permanent_error(
-        fmt::format("webhook: HTTP {} redirect to '{}' not followed (configure the final URL)", status, r.location), status);
-  std::string reason = snippet.empty() ? fmt::format("webhook: HTTP {}", status)
-                                       : fmt::format("webhook: HTTP {}: {}", status, snippet);
+        fmt::format("webhook: HTTP {} redirect to '{}' not followed (configure the final URL)", status, r.location),
+        status);
+  std::string reason =
+      snippet.empty() ? fmt::format("webhook: HTTP {}", status) : fmt::format("webhook: HTTP {}: {}", status, snippet);
   if (status == 408 || status == 425 || status == 429 || status >= 500)
     return DeliveryResult::temporary_error(reason, status, parse_retry_after(r.retry_after));
   return DeliveryResult::permanent_error(reason, status);

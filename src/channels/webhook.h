@@ -37,9 +37,9 @@ struct WebhookConfig {
 };
 
 struct WebhookRequest {
-  std::string url;   // http:// or https://
-  std::string id;    // idempotency key -> webhook-id; printable ASCII, no spaces, <= 256 bytes
-  std::string body;  // JSON
+  std::string url;     // http:// or https://
+  std::string id;      // idempotency key -> webhook-id; printable ASCII, no spaces, <= 256 bytes
+  std::string body;    // JSON
   std::string secret;  // "whsec_…"; empty: the configured one
 };
 

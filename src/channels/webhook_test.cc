@@ -150,10 +150,11 @@ TEST_F(WebhookTest, DeliversSignedRequest) {
   std::string body_file = (dir.path() / "body").string();
   std::ofstream(body_file, std::ios::binary) << got.body;
   int status = -1;
-  auto out = testing::run_and_capture({testing::kSystemPython, std::string(TP_CHANNELS_TESTING_DIR) + "/verify_webhook.py",
-                                       kSecret, got.headers.at("webhook-id"), got.headers.at("webhook-timestamp"),
-                                       got.headers.at("webhook-signature"), body_file},
-                                      Millis(30'000), &status);
+  auto out =
+      testing::run_and_capture({testing::kSystemPython, std::string(TP_CHANNELS_TESTING_DIR) + "/verify_webhook.py",
+                                kSecret, got.headers.at("webhook-id"), got.headers.at("webhook-timestamp"),
+                                got.headers.at("webhook-signature"), body_file},
+                               Millis(30'000), &status);
   ASSERT_TRUE(out.is_ok());
   EXPECT_EQ(status, 0) << out.value();
   // A tampered body does not verify.

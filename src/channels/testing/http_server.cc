@@ -20,7 +20,7 @@ struct LoopbackHttpServer::Impl {
   tcp::acceptor acceptor{io};
   Handler handler;
   mutable std::mutex mu;
-  std::vector<RecordedRequest> requests;  // GUARDED_BY(mu)
+  std::vector<RecordedRequest> requests;    // GUARDED_BY(mu)
   std::vector<std::shared_ptr<void>> hung;  // unanswered sessions, closed when the server goes
   std::thread thread;
 

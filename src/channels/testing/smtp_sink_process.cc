@@ -9,7 +9,8 @@ namespace tp::channels::testing {
 Result<std::unique_ptr<SmtpSinkProcess>> SmtpSinkProcess::start(const std::filesystem::path& dir,
                                                                 const SmtpSinkOptions& options) {
   std::vector<std::string> argv = {kSystemPython, std::string(TP_CHANNELS_TESTING_DIR) + "/smtp_sink.py",
-                                   "--dir", dir.string(), "--host", options.host};
+                                   "--dir",       dir.string(),
+                                   "--host",      options.host};
   if (!options.tls_cert.empty()) {
     argv.insert(argv.end(), {"--tls-cert", options.tls_cert, "--tls-key", options.tls_key});
   }

@@ -17,7 +17,7 @@ struct SmtpSinkOptions {
   std::string host = "127.0.0.1";
   std::string tls_cert, tls_key;  // offer STARTTLS with these
   bool require_starttls = false;
-  std::string auth;               // "user:password": AUTH required
+  std::string auth;  // "user:password": AUTH required
 };
 
 struct ReceivedMessage {
@@ -29,7 +29,8 @@ struct ReceivedMessage {
 class SmtpSinkProcess {
  public:
   // Starts the sink writing into `dir` and waits until it listens.
-  static Result<std::unique_ptr<SmtpSinkProcess>> start(const std::filesystem::path& dir, const SmtpSinkOptions& options = {});
+  static Result<std::unique_ptr<SmtpSinkProcess>> start(const std::filesystem::path& dir,
+                                                        const SmtpSinkOptions& options = {});
   int port() const { return port_; }
   // Everything received so far, in order.
   std::vector<ReceivedMessage> messages() const;
