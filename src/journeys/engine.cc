@@ -25,7 +25,7 @@ struct Engine::Person {
     std::vector<std::pair<std::uint32_t, Timestamp>> date_due;  // journey -> planned date entry
   };
 
-  const std::string* user_id = nullptr;  // the key of this person's node in people_
+  std::string user_id;
   Json traits;                           // null until the first trait
   std::unique_ptr<Cold> cold;
   Instance* first = nullptr;       // active instances, in entry order (Instance::next_of_person)
@@ -222,14 +222,37 @@ Engine::Engine(Workspace workspace, EffectSink sink)
 
 Engine::~Engine() = default;
 
-Engine::Person& Engine::person(std::string_view user_id) {
-  auto it = people_.find(std::string(user_id));
-  if (it == people_.end()) {
-    it = people_.try_emplace(std::string(user_id)).first;
-    it->second.user_id = &it->first;
+Engine::Person* Engine::find_person(std::string_view user_id) {
+  if (index_.empty()) return nullptr;
+  size_t mask = index_.size() - 1;
+  for (size_t at = std::hash<std::string_view>{}(user_id) & mask;; at = (at + 1) & mask) {
+    std::uint32_t slot = index_[at];
+    if (slot == 0) return nullptr;
+    if (people_[slot - 1].user_id == user_id) return &people_[slot - 1];
   }
-  it->second.forgotten = false;
-  return it->second;
+}
+
+void Engine::index_person(std::uint32_t slot) {
+  size_t mask = index_.size() - 1;
+  size_t at = std::hash<std::string_view>{}(people_[slot].user_id) & mask;
+  while (index_[at] != 0) at = (at + 1) & mask;
+  index_[at] = slot + 1;
+}
+
+Engine::Person& Engine::person(std::string_view user_id) {
+  if (Person* p = find_person(user_id)) {
+    p->forgotten = false;
+    return *p;
+  }
+  // Open addressing, at most half full.
+  if ((people_.size() + 1) * 2 > index_.size()) {
+    index_.assign(std::max<size_t>(1024, index_.size() * 2), 0);
+    for (std::uint32_t slot = 0; slot < people_.size(); ++slot) index_person(slot);
+  }
+  Person& p = people_.emplace_back();
+  p.user_id = std::string(user_id);
+  index_person(static_cast<std::uint32_t>(people_.size() - 1));
+  return p;
 }
 
 void Engine::seed_traits(const std::string& user_id, const Json& traits) {
@@ -383,10 +406,10 @@ void Engine::on_message(const Json& message, Timestamp now) {
     if (name == nullptr) return;
     // Only people something can happen to are kept: an event that starts, answers or is
     // remembered for nothing leaves no trace.
-    auto existing = people_.find(*user_id);
-    bool relevant = existing != people_.end() || entry_by_event_.count(*name) || history_events_.count(*name) ||
+    Person* existing = find_person(*user_id);
+    bool relevant = existing || entry_by_event_.count(*name) || history_events_.count(*name) ||
                     *name == "Unsubscribed" || *name == kApiEntryEvent;
-    if (relevant) handle_track(existing != people_.end() ? existing->second : person(*user_id), message, *name, now);
+    if (relevant) handle_track(existing ? *existing : person(*user_id), message, *name, now);
   }
   reap();
 }
@@ -698,7 +721,7 @@ void Engine::run(Instance& inst, Timestamp now) {
         for (const auto& arm : step.split) total += arm.weight;
         // Stable per person: the same person always lands in the same arm.
         std::uint64_t h = 1469598103934665603ULL;
-        for (std::string_view part : {std::string_view(*p.user_id), std::string_view("/"), std::string_view(j.id),
+        for (std::string_view part : {std::string_view(p.user_id), std::string_view("/"), std::string_view(j.id),
                                       std::string_view("/"), std::string_view(step.id)})
           h = fnv1a_continue(h, part);
         double point = static_cast<double>(h % 1000000) / 1e6 * total;
@@ -789,7 +812,7 @@ bool Engine::send(Instance& inst, const Step& step, Timestamp now) {
 }
 
 void Engine::emit(Instance& inst, Effect e) {
-  e.user_id = *inst.person->user_id;
+  e.user_id = inst.person->user_id;
   e.instance = inst.id;
   if (tracking_) e.key = fmt::format("{}:{}:{}", inst.id, e.step, inst.effects);
   ++inst.effects;
@@ -857,9 +880,9 @@ void Engine::fire_date(Person& p, std::uint32_t journey, std::uint32_t generatio
 }
 
 void Engine::forget(const std::string& user_id) {
-  auto it = people_.find(user_id);
-  if (it == people_.end()) return;
-  Person& p = it->second;
+  Person* found = find_person(user_id);
+  if (found == nullptr) return;
+  Person& p = *found;
   for (Instance* i = p.first; i;) {
     Instance* next = i->next_of_person;
     std::uint64_t id = i->id;
@@ -869,16 +892,16 @@ void Engine::forget(const std::string& user_id) {
     i = next;
   }
   dirty_people_.erase(&p);
-  // Pending date timers still point at the node: it stays, emptied, and their generation is stale.
+  // Pending date timers still point at the person: they stay, emptied, and the timers are stale.
   std::uint32_t generation = p.date_generation + 1;
   p = Person{};
-  p.user_id = &it->first;
+  p.user_id = user_id;
   p.date_generation = generation;
   p.forgotten = true;
 }
 
 Changes Engine::take_changes() {
-  for (Person* p : dirty_people_) changes_.people.emplace_back(*p->user_id, person_state(*p));
+  for (Person* p : dirty_people_) changes_.people.emplace_back(p->user_id, person_state(*p));
   for (auto id : dirty_instances_) {
     if (Instance* inst = find_instance(id)) changes_.instances.push_back(instance_state(*inst));
   }
@@ -934,7 +957,7 @@ Json Engine::instance_state(const Instance& inst) const {
   return {{"id", inst.id},
           {"journey", j.id},
           {"version", j.version},
-          {"user", *inst.person->user_id},
+          {"user", inst.person->user_id},
           {"key", inst.key},
           {"step", j.steps[inst.step].id},
           {"day0", ms(inst.day0)},

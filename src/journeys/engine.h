@@ -107,7 +107,9 @@ class Engine {
     bool operator>(const Timer& o) const { return due != o.due ? due > o.due : seq > o.seq; }
   };
 
-  Person& person(std::string_view user_id);
+  Person& person(std::string_view user_id);  // found or created
+  Person* find_person(std::string_view user_id);
+  void index_person(std::uint32_t slot);
   void handle_track(Person& p, const Json& message, const std::string& name, Timestamp now);
   void handle_identify(Person& p, const Json& traits, Timestamp now);
   void try_enter(Person& p, std::uint32_t journey, const Json* event, Timestamp now);
@@ -156,8 +158,10 @@ class Engine {
   std::unordered_map<std::string, std::vector<std::uint32_t>> entry_by_event_;  // event name -> journeys
   std::unordered_set<std::string> history_events_;  // event names some `did` condition asks about
 
-  // A node-based map: a Person& stays valid (people are never erased, only emptied).
-  std::unordered_map<std::string, Person> people_;
+  // People in a deque (stable addresses; never erased, only emptied) found through an
+  // open-addressing index of slot + 1 (0: empty).
+  std::deque<Person> people_;
+  std::vector<std::uint32_t> index_;
   // Instances live in a slab (a deque: stable addresses) with a free list; ids map to slots.
   std::deque<Instance> slab_;
   std::vector<std::uint32_t> free_slots_;
