@@ -5,7 +5,8 @@
 // PostgreSQL server. Prints one JSON line: the enqueue time, and the drain time from the due
 // moment until the N-th outbox row was written.
 //
-// pg-boss 10 (the last major that supports Node 20) has no per-worker concurrency option: each
+// pg-boss 10 (the last major that supports Node 20; 11 needs Node 22) has no per-worker
+// concurrency option (9's teamSize/teamConcurrency are gone, 12's localConcurrency is not yet): each
 // work() call is one polling loop that fetches up to `batchSize` jobs, hands them to the handler
 // as an array, completes them all when it returns, and then polls again no sooner than
 // `pollingIntervalSeconds` after the previous fetch. As its author advises, the handler runs the
@@ -30,7 +31,7 @@ const opts = parseOptions('node pgboss.mjs --pg CONNSTRING [options]', {
   pg: { type: 'string', help: 'connection string (URI or key=value) of the PostgreSQL server (pg-boss and outbox)' },
   concurrency: { default: 64, help: 'outbox inserts in flight at once (the outbox connection pool size)' },
   workers: { default: 2, help: 'polling workers (work() calls)' },
-  'batch-size': { default: 4000, help: 'jobs fetched per poll by each worker' },
+  'batch-size': { default: 10000, help: 'jobs fetched per poll by each worker' },
   'polling-interval': { default: 0.5, min: 0.5, help: 'seconds between the polls of a worker (pg-boss minimum 0.5)' },
   'chunk-size': { default: 5000, help: 'jobs per PgBoss#insert call while enqueueing' },
   'lead-seconds': { default: 0, min: 0, help: 'due moment, in seconds after the enqueue starts (0: 5 + jobs/10000)' },
