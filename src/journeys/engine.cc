@@ -3,11 +3,83 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstring>
 
 #include "base/json_text.h"
 #include "base/time_format.h"
 
 namespace tp::journeys {
+namespace {
+
+// A string in 16 bytes: up to 15 characters inline (user ids, re-entry keys mostly are), longer
+// ones on the heap. std::string takes 32 bytes, which millions of waiting instances feel.
+class CompactString {
+ public:
+  CompactString() { set_inline_size(0); }
+  explicit CompactString(std::string_view s) { assign(s); }
+  CompactString(const CompactString& o) { assign(o.view()); }
+  CompactString(CompactString&& o) noexcept {
+    std::memcpy(bytes_, o.bytes_, sizeof bytes_);
+    o.set_inline_size(0);
+  }
+  CompactString& operator=(const CompactString& o) {
+    if (this != &o) {
+      release();
+      assign(o.view());
+    }
+    return *this;
+  }
+  CompactString& operator=(CompactString&& o) noexcept {
+    if (this != &o) {
+      release();
+      std::memcpy(bytes_, o.bytes_, sizeof bytes_);
+      o.set_inline_size(0);
+    }
+    return *this;
+  }
+  ~CompactString() { release(); }
+
+  std::string_view view() const {
+    if (on_heap()) {
+      char* data;
+      std::uint32_t size;
+      std::memcpy(&data, bytes_, sizeof data);
+      std::memcpy(&size, bytes_ + sizeof data, sizeof size);
+      return {data, size};
+    }
+    return {bytes_, static_cast<size_t>(kInline - static_cast<unsigned char>(bytes_[kInline]))};
+  }
+  bool operator==(std::string_view o) const { return view() == o; }
+
+ private:
+  static constexpr size_t kInline = 15;
+  static constexpr unsigned char kHeap = 0xFF;
+  bool on_heap() const { return static_cast<unsigned char>(bytes_[kInline]) == kHeap; }
+  void set_inline_size(size_t n) { bytes_[kInline] = static_cast<char>(kInline - n); }
+  void assign(std::string_view s) {
+    if (s.size() <= kInline) {
+      std::memcpy(bytes_, s.data(), s.size());
+      set_inline_size(s.size());
+      return;
+    }
+    char* data = new char[s.size()];
+    std::memcpy(data, s.data(), s.size());
+    auto size = static_cast<std::uint32_t>(s.size());
+    std::memcpy(bytes_, &data, sizeof data);
+    std::memcpy(bytes_ + sizeof data, &size, sizeof size);
+    bytes_[kInline] = static_cast<char>(kHeap);
+  }
+  void release() {
+    if (!on_heap()) return;
+    char* data;
+    std::memcpy(&data, bytes_, sizeof data);
+    delete[] data;
+    set_inline_size(0);
+  }
+  char bytes_[kInline + 1];
+};
+
+}  // namespace
 
 // What the engine keeps of a person. Sized for millions of waiting instances: rarely used
 // parts stay empty (no allocation) until needed.
@@ -25,11 +97,12 @@ struct Engine::Person {
     std::vector<std::pair<std::uint32_t, Timestamp>> date_due;  // journey -> planned date entry
   };
 
-  std::string user_id;
-  Json traits;                           // null until the first trait
+  CompactString user_id;
+  Json traits;  // null until the first trait
   std::unique_ptr<Cold> cold;
-  Instance* first = nullptr;       // active instances, in entry order (Instance::next_of_person)
-  std::uint64_t entered_mask = 0;  // journey id indexes < 64 ever entered (re-entry: once)
+  Instance* first = nullptr;          // active instances, in entry order (Instance::next_of_person)
+  std::uint64_t entered_mask = 0;     // journey id indexes < 64 ever entered (re-entry: once)
+  std::uint32_t slot = 0;             // in people_
   std::uint32_t date_generation = 0;  // bumped when the dates are planned again
   bool unsubscribed_event = false;
   bool forgotten = false;
@@ -48,7 +121,7 @@ struct Engine::Instance {
   std::uint64_t id = 0;
   Person* person = nullptr;
   Instance* next_of_person = nullptr;
-  std::string key;  // the re-entry key value
+  CompactString key;  // the re-entry key value
   // The entry message as JSON text; null when the journey never reads it.
   std::unique_ptr<const std::string> entry;
   Timestamp day0{};
@@ -228,13 +301,13 @@ Engine::Person* Engine::find_person(std::string_view user_id) {
   for (size_t at = std::hash<std::string_view>{}(user_id) & mask;; at = (at + 1) & mask) {
     std::uint32_t slot = index_[at];
     if (slot == 0) return nullptr;
-    if (people_[slot - 1].user_id == user_id) return &people_[slot - 1];
+    if (people_[slot - 1].user_id.view() == user_id) return &people_[slot - 1];
   }
 }
 
 void Engine::index_person(std::uint32_t slot) {
   size_t mask = index_.size() - 1;
-  size_t at = std::hash<std::string_view>{}(people_[slot].user_id) & mask;
+  size_t at = std::hash<std::string_view>{}(people_[slot].user_id.view()) & mask;
   while (index_[at] != 0) at = (at + 1) & mask;
   index_[at] = slot + 1;
 }
@@ -250,7 +323,8 @@ Engine::Person& Engine::person(std::string_view user_id) {
     for (std::uint32_t slot = 0; slot < people_.size(); ++slot) index_person(slot);
   }
   Person& p = people_.emplace_back();
-  p.user_id = std::string(user_id);
+  p.user_id = CompactString(user_id);
+  p.slot = static_cast<std::uint32_t>(people_.size() - 1);
   index_person(static_cast<std::uint32_t>(people_.size() - 1));
   return p;
 }
@@ -363,15 +437,17 @@ size_t Engine::advance_to(Timestamp t, size_t limit) {
     Timer timer = timers_.top();
     timers_.pop();
     ++taken;
-    if (timer.journey != kInstanceTimer) {
-      fire_date(*reinterpret_cast<Person*>(timer.target), timer.journey, timer.generation, timer.due);
+    auto generation = static_cast<std::uint32_t>(timer.seq_generation & 0xFFFFFF);
+    if (timer.target & kDateTimer) {
+      fire_date(static_cast<std::uint32_t>(timer.target), static_cast<std::uint32_t>((timer.target & ~kDateTimer) >> 32),
+                generation, timer.due);
       continue;
     }
     --instance_timers_;
     Instance* found = find_instance(timer.target);
     if (found == nullptr) continue;
     Instance& inst = *found;
-    if (inst.done || inst.generation != timer.generation) continue;
+    if (inst.done || (inst.generation & 0xFFFFFF) != generation) continue;
     inst.due = Instance::kNoTimer;
     touch(inst);
     if (inst.waiting_for) {
@@ -511,7 +587,7 @@ void Engine::handle_track(Person& p, const Json& message, const std::string& nam
         std::string_view key_path = j.reentry_key;
         if (key_path.rfind("properties.", 0) == 0) key_path.remove_prefix(11);
         const Json* theirs = at_path(properties, key_path);
-        if (theirs && (theirs->is_string() ? theirs->get<std::string>() : theirs->dump()) != inst.key) continue;
+        if (theirs && (theirs->is_string() ? theirs->get<std::string>() : theirs->dump()) != inst.key.view()) continue;
       }
       if (!w.correlate.empty()) {
         Json entry = entry_of(inst);
@@ -576,7 +652,7 @@ void Engine::try_enter(Person& p, std::uint32_t journey_index, const Json* event
   Instance& inst = new_instance(id);
   inst.journey = static_cast<std::uint16_t>(journey_index);
   inst.person = &p;
-  inst.key = std::move(key);
+  inst.key = CompactString(key);
   inst.day0 = now;
   if (event) {
     // Day 0 is the entry event's own time (live mode processes it a little later).
@@ -602,7 +678,7 @@ void Engine::try_enter(Person& p, std::uint32_t journey_index, const Json* event
 
 void Engine::schedule(Instance& inst, Timestamp due) {
   inst.due = due;
-  timers_.push({due, next_timer_seq_++, inst.id, inst.generation, kInstanceTimer});
+  push_timer(due, inst.generation, inst.id);
   ++instance_timers_;
 }
 
@@ -721,7 +797,7 @@ void Engine::run(Instance& inst, Timestamp now) {
         for (const auto& arm : step.split) total += arm.weight;
         // Stable per person: the same person always lands in the same arm.
         std::uint64_t h = 1469598103934665603ULL;
-        for (std::string_view part : {std::string_view(p.user_id), std::string_view("/"), std::string_view(j.id),
+        for (std::string_view part : {p.user_id.view(), std::string_view("/"), std::string_view(j.id),
                                       std::string_view("/"), std::string_view(step.id)})
           h = fnv1a_continue(h, part);
         double point = static_cast<double>(h % 1000000) / 1e6 * total;
@@ -812,7 +888,7 @@ bool Engine::send(Instance& inst, const Step& step, Timestamp now) {
 }
 
 void Engine::emit(Instance& inst, Effect e) {
-  e.user_id = inst.person->user_id;
+  e.user_id = inst.person->user_id.view();
   e.instance = inst.id;
   if (tracking_) e.key = fmt::format("{}:{}:{}", inst.id, e.step, inst.effects);
   ++inst.effects;
@@ -850,7 +926,11 @@ std::optional<Timestamp> Engine::next_date(const Trigger& t, const Person& p, Ti
 
 void Engine::push_date(Person& p, std::uint32_t journey, Timestamp due) {
   p.more().date_due.emplace_back(journey, due);
-  timers_.push({due, next_timer_seq_++, reinterpret_cast<std::uintptr_t>(&p), p.date_generation, journey});
+  push_timer(due, p.date_generation, kDateTimer | std::uint64_t{journey} << 32 | p.slot);
+}
+
+void Engine::push_timer(Timestamp due, std::uint32_t generation, std::uint64_t target) {
+  timers_.push({due, next_timer_seq_++ << 24 | (generation & 0xFFFFFF), target});
 }
 
 void Engine::plan_dates(Person& p, Timestamp now) {
@@ -864,8 +944,9 @@ void Engine::plan_dates(Person& p, Timestamp now) {
   touch(p);
 }
 
-void Engine::fire_date(Person& p, std::uint32_t journey, std::uint32_t generation, Timestamp now) {
-  if (generation != p.date_generation || p.forgotten) return;
+void Engine::fire_date(std::uint32_t person_slot, std::uint32_t journey, std::uint32_t generation, Timestamp now) {
+  Person& p = people_[person_slot];
+  if (generation != (p.date_generation & 0xFFFFFF) || p.forgotten) return;
   if (!p.cold) return;
   auto& planned = p.cold->date_due;
   auto it = std::find_if(planned.begin(), planned.end(), [&](const auto& d) { return d.first == journey; });
@@ -894,14 +975,16 @@ void Engine::forget(const std::string& user_id) {
   dirty_people_.erase(&p);
   // Pending date timers still point at the person: they stay, emptied, and the timers are stale.
   std::uint32_t generation = p.date_generation + 1;
+  std::uint32_t slot = p.slot;
   p = Person{};
-  p.user_id = user_id;
+  p.user_id = CompactString(user_id);
+  p.slot = slot;
   p.date_generation = generation;
   p.forgotten = true;
 }
 
 Changes Engine::take_changes() {
-  for (Person* p : dirty_people_) changes_.people.emplace_back(p->user_id, person_state(*p));
+  for (Person* p : dirty_people_) changes_.people.emplace_back(std::string(p->user_id.view()), person_state(*p));
   for (auto id : dirty_instances_) {
     if (Instance* inst = find_instance(id)) changes_.instances.push_back(instance_state(*inst));
   }
@@ -957,8 +1040,8 @@ Json Engine::instance_state(const Instance& inst) const {
   return {{"id", inst.id},
           {"journey", j.id},
           {"version", j.version},
-          {"user", inst.person->user_id},
-          {"key", inst.key},
+          {"user", inst.person->user_id.view()},
+          {"key", inst.key.view()},
           {"step", j.steps[inst.step].id},
           {"day0", ms(inst.day0)},
           {"entry", inst.entry ? Json::parse(*inst.entry) : Json()},
@@ -987,7 +1070,7 @@ Status Engine::restore_instance(const Json& state) {
   Instance& inst = new_instance(id);
   inst.journey = static_cast<std::uint16_t>(index);
   inst.person = &person(state.at("user").get<std::string>());
-  inst.key = state.value("key", "");
+  inst.key = CompactString(state.value("key", ""));
   inst.step = static_cast<std::uint16_t>(step->second);
   inst.day0 = from_ms(state.at("day0"));
   if (auto entry = state.find("entry"); entry != state.end() && entry->is_object()) inst.entry = std::make_unique<const std::string>(entry->dump());

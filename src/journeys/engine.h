@@ -33,6 +33,24 @@
 
 namespace tp::journeys {
 
+// An array of T in fixed chunks: elements never move, and there is no per-element overhead.
+template <typename T>
+class ChunkedArray {
+ public:
+  T& operator[](size_t i) { return chunks_[i >> kShift][i & (kChunk - 1)]; }
+  const T& operator[](size_t i) const { return chunks_[i >> kShift][i & (kChunk - 1)]; }
+  size_t size() const { return size_; }
+  T& emplace_back() {
+    if (size_ == chunks_.size() * kChunk) chunks_.push_back(std::make_unique<T[]>(kChunk));
+    return (*this)[size_++];
+  }
+
+ private:
+  static constexpr size_t kShift = 10, kChunk = size_t{1} << kShift;
+  std::vector<std::unique_ptr<T[]>> chunks_;
+  size_t size_ = 0;
+};
+
 // One effect. The string views point into the engine's workspace and person table: valid until
 // the engine is destroyed (or, for user_id, the person is forgotten).
 struct Effect {
@@ -96,16 +114,21 @@ class Engine {
   struct Instance;
   struct Person;
   static constexpr std::uint32_t kInstanceTimer = UINT32_MAX;
+  // 24 bytes: millions of them wait in the queue.
   struct Timer {
     Timestamp due;
-    std::uint64_t seq;
-    // An instance timer: the instance id, `journey` == kInstanceTimer. A date-trigger timer:
-    // the Person*, for journey `journey`.
-    std::uintptr_t target;
-    std::uint32_t generation;  // a timer is stale once the instance (or the person's dates) moved on
-    std::uint32_t journey;
-    bool operator>(const Timer& o) const { return due != o.due ? due > o.due : seq > o.seq; }
+    // The insertion order (ties of `due` fire in it) above 24 bits of the generation: a timer
+    // is stale once the instance (or the person's dates) moved on.
+    std::uint64_t seq_generation;
+    // An instance timer: the instance id. A date-trigger timer: kDateTimer | journey << 32 |
+    // the person's slot.
+    std::uint64_t target;
+    bool operator>(const Timer& o) const {
+      return due != o.due ? due > o.due : seq_generation > o.seq_generation;
+    }
   };
+  static constexpr std::uint64_t kDateTimer = std::uint64_t{1} << 63;
+  void push_timer(Timestamp due, std::uint32_t generation, std::uint64_t target);
 
   Person& person(std::string_view user_id);  // found or created
   Person* find_person(std::string_view user_id);
@@ -129,7 +152,7 @@ class Engine {
   void plan_dates(Person& p, Timestamp now);
   void push_date(Person& p, std::uint32_t journey, Timestamp due);
   std::optional<Timestamp> next_date(const Trigger& t, const Person& p, Timestamp now) const;
-  void fire_date(Person& p, std::uint32_t journey, std::uint32_t generation, Timestamp now);
+  void fire_date(std::uint32_t person_slot, std::uint32_t journey, std::uint32_t generation, Timestamp now);
   void reap();
   Instance* find_instance(std::uint64_t id);
   Instance& new_instance(std::uint64_t id);
@@ -158,12 +181,12 @@ class Engine {
   std::unordered_map<std::string, std::vector<std::uint32_t>> entry_by_event_;  // event name -> journeys
   std::unordered_set<std::string> history_events_;  // event names some `did` condition asks about
 
-  // People in a deque (stable addresses; never erased, only emptied) found through an
+  // People in slots (stable addresses; never erased, only emptied) found through an
   // open-addressing index of slot + 1 (0: empty).
-  std::deque<Person> people_;
+  ChunkedArray<Person> people_;
   std::vector<std::uint32_t> index_;
-  // Instances live in a slab (a deque: stable addresses) with a free list; ids map to slots.
-  std::deque<Instance> slab_;
+  // Instances live in slots with a free list; ids map to slots.
+  ChunkedArray<Instance> slab_;
   std::vector<std::uint32_t> free_slots_;
   std::vector<std::uint32_t> slot_of_id_;  // id -> slot + 1; 0: no such active instance
   size_t active_ = 0;
