@@ -222,6 +222,9 @@ Status timers(const Options& o) {
 
   int jobs = o.queue_jobs > 0 ? o.queue_jobs : o.timers;
   std::string scripts = o.source_dir + "/bench/queues";
+  if (!fs::exists(scripts + "/node_modules") &&
+      std::system(fmt::format("cd {} && npm ci --no-audit --no-fund --loglevel=error", scripts).c_str()) != 0)
+    return internal_error("npm ci in bench/queues failed");
   TP_ASSIGN(auto cluster, PostgresCluster::start(o.pg_bin));
   std::string pg = pg_url(cluster->conninfo());
   auto row = [&](const Json& j) {

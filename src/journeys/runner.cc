@@ -215,8 +215,8 @@ Result<bool> Runner::step() {
   }
 
   Timestamp now = clock_.now();
-  size_t fired = engine_->advance_to(now, options_.batch);
-  bool more = fired == options_.batch;
+  size_t fired = engine_->advance_to(now, options_.timer_batch);
+  bool more = fired == options_.timer_batch;
   std::int64_t cursor = cursor_;
   if (!more) {
     // Due timers are done; now the events that arrived since the last batch.

@@ -41,7 +41,8 @@ class Runner {
   using Echo = std::function<void(std::vector<std::string> messages, std::function<void(bool ok)> done)>;
 
   struct Options {
-    size_t batch = 2000;  // events or timers per transaction
+    size_t batch = 2000;         // events per transaction
+    size_t timer_batch = 10000;  // due timers per transaction (a backlog drains in large commits)
     // Called on the runner thread after each commit with the batch's effects (benchmarks).
     std::function<void(const std::vector<Effect>&)> committed;
   };

@@ -198,6 +198,7 @@ class SqliteJourneyStore final : public JourneyStore {
     TP_TRY(db->exec("PRAGMA journal_mode=WAL"));
     TP_TRY(db->exec("PRAGMA synchronous=FULL"));  // a commit that returned is on disk
     TP_TRY(db->exec("PRAGMA cache_size=-65536"));
+    TP_TRY(db->exec("PRAGMA mmap_size=1073741824"));  // reads without copies; the kernel may drop the pages
     TP_TRY(sqlite::migrate(*db, SystemClock().now(), kJourneyMigrations));
     TP_ASSIGN(auto statements, Statements::prepare(*db));
     TP_ASSIGN(auto read_db, Database::open(path, Database::Mode::kReadWrite));
