@@ -4,9 +4,11 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <regex>
 
 #include "base/file.h"
 #include "templates/corpus.h"
+#include "templates/program.h"
 
 namespace tp::templates::corpus {
 namespace {
@@ -37,6 +39,23 @@ TEST(Corpus, MatchesLiquidjsOutputs) {
     }
   }
   EXPECT_EQ(compared, static_cast<int>(cases->size()));
+}
+
+// Every filter and every tag is in the corpus, so each is checked against liquidjs.
+TEST(Corpus, CoversEveryFilterAndTag) {
+  auto cases = load("src/templates/testdata/corpus");
+  ASSERT_TRUE(cases.is_ok());
+  std::string all;
+  for (const auto& c : *cases) all += c.text + "\n";
+  for (std::string_view name : filter_names()) {
+    std::regex use("\\|\\s*" + std::string(name) + "\\b");
+    EXPECT_TRUE(std::regex_search(all, use)) << "no corpus case uses the filter " << name;
+  }
+  for (const char* tag : {"if", "elsif", "else", "unless", "case", "when", "for", "break", "continue", "tablerow",
+                          "cycle", "assign", "capture", "comment", "raw", "increment", "decrement", "echo", "liquid", "#"}) {
+    std::regex use("(\\{%-?|\\n)\\s*" + std::regex_replace(std::string(tag), std::regex("#"), "\\#") + "[\\s%-]");
+    EXPECT_TRUE(std::regex_search(all, use)) << "no corpus case uses the tag " << tag;
+  }
 }
 
 }  // namespace
