@@ -152,6 +152,40 @@ TEST(Liquid, LimitsStopHostileTemplates) {
   }
 }
 
+TEST(Liquid, LongOperatorChainsAreBounded) {
+  std::string ok = "{% if a", too_long = "{% if a";
+  for (int i = 0; i < 200; ++i) ok += " and a";
+  for (int i = 0; i < 300; ++i) too_long += " or a";
+  EXPECT_EQ(render(ok + " %}yes{% endif %}", {{"a", true}}), "yes");
+  auto t = Template::compile(too_long + " %}{% endif %}", "t.liquid");
+  ASSERT_FALSE(t.is_ok());
+  EXPECT_NE(t.status().message().find("expression too long: more than 256 operators in a chain"), std::string::npos);
+}
+
+TEST(Liquid, HostileContextData) {
+  // Nesting far deeper than any ingested event can hold (simdjson stops at 1024) must not
+  // exhaust the stack when printed, compared or serialized.
+  // (Built with moves: nlohmann::json's own copy constructor recurses.)
+  nlohmann::json deep = nlohmann::json::array();
+  for (int i = 0; i < 20000; ++i) {
+    nlohmann::json next = nlohmann::json::array();
+    next.push_back(std::move(deep));
+    next.push_back(1);
+    deep = std::move(next);
+  }
+  nlohmann::json ctx = nlohmann::json::object();
+  ctx["d"] = std::move(deep);
+  EXPECT_EQ(render("{{ d | size }}", ctx), "2");
+  EXPECT_EQ(render("{% if d == d %}same{% endif %}", ctx), "");
+  auto out = render("{{ d | json }}{{ d }}{{ d | join: ',' }}", ctx);
+  EXPECT_EQ(out.find("ERROR"), std::string::npos);
+  // Comparing big values costs work in proportion.
+  nlohmann::json big = nlohmann::json::array();
+  for (int i = 0; i < 50000; ++i) big.push_back(i);
+  EXPECT_EQ(render("{% for i in (1..2000) %}{% if big == big %}{% endif %}{% endfor %}", {{"big", big}}, {.max_work = 1'000'000}),
+            "RENDER ERROR: t.liquid:1:25: rendering takes more than the work limit (1000000 steps)");
+}
+
 TEST(Liquid, DeepDataAndLongChainsAreFine) {
   nlohmann::json deep = "leaf";
   for (int i = 0; i < 200; ++i) deep = nlohmann::json{{"a", deep}};

@@ -650,15 +650,21 @@ class Parser {
       ops.pop_back();
     }
     if (postfix.empty()) return nullptr;
+    // Operators of one precedence nest to the right, so the tree is as deep as the chain is
+    // long: bound it (evaluation and destruction recurse through it).
+    constexpr int kMaxOperatorDepth = 256;
     std::vector<ExprPtr> stack;
+    std::vector<int> depths;
     static constexpr std::array<std::string_view, 9> kNames = {"==", "!=", "<", ">", "<=", ">=", "contains", "and", "or"};
     for (auto& it : postfix) {
       if (!it.is_op) {
         stack.push_back(std::move(it.value));
+        depths.push_back(1);
         continue;
       }
       auto e = std::make_unique<Expr>();
       e->offset = it.offset;
+      int depth;
       if (it.unary) {
         if (stack.empty()) {
           fail(it.offset, "bad expression: \"not\" needs a value after it");
@@ -667,6 +673,8 @@ class Parser {
         e->kind = ExprKind::kNot;
         e->lhs = std::move(stack.back());
         stack.pop_back();
+        depth = depths.back() + 1;
+        depths.pop_back();
       } else {
         if (stack.size() < 2) {
           fail(it.offset, fmt::format("bad expression: \"{}\" needs a value on each side", kNames[static_cast<int>(it.op)]));
@@ -678,8 +686,15 @@ class Parser {
         stack.pop_back();
         e->lhs = std::move(stack.back());
         stack.pop_back();
+        depth = std::max(depths[depths.size() - 1], depths[depths.size() - 2]) + 1;
+        depths.resize(depths.size() - 2);
+      }
+      if (depth > kMaxOperatorDepth) {
+        fail(it.offset, fmt::format("expression too long: more than {} operators in a chain", kMaxOperatorDepth));
+        return nullptr;
       }
       stack.push_back(std::move(e));
+      depths.push_back(depth);
     }
     if (stack.size() != 1) {
       fail(stack[1]->offset, "bad expression: two values without an operator between them");

@@ -171,7 +171,7 @@ struct Program {
   std::string source;
   std::vector<std::uint32_t> line_starts;
   std::deque<std::string> strings;  // literals with escapes, loop names
-  std::vector<std::string> slot_names;
+  std::deque<std::string> slot_names;  // a deque: views of its strings stay valid as names are added
   std::unordered_map<std::string_view, int> slots;
   Block root;
   bool uses_cycle = false;

@@ -476,6 +476,13 @@ Value Renderer::eval(const Expr& e) {
       }
       Value l = eval(*e.lhs);
       Value r = eval(*e.rhs);
+      // Comparing long strings or arrays costs in proportion (memcmp is fast: a 64th per byte).
+      auto cost = [](const Value& v) -> std::uint64_t {
+        if (v.kind() == Kind::kString) return v.as_string().size() / 64;
+        if (v.is_array()) return v.array_size();
+        return 0;
+      };
+      if (e.op != Op::kContains && !charge(cost(l) + cost(r))) return Value::undefined();
       switch (e.op) {
         case Op::kEq: return Value::boolean(js::equals(l, r));
         case Op::kNe: return Value::boolean(!js::equals(l, r));

@@ -217,7 +217,7 @@ Value read_named(const Value& obj, std::string_view key, Arena& arena) {
   return value;
 }
 
-void append_json_value(std::string& out, const Value& v, std::string_view indent, std::string& gap);
+void append_json_value(std::string& out, const Value& v, std::string_view indent, std::string& gap, int depth);
 
 bool json_serializable(const Value& v) { return v.kind() != Kind::kUndefined; }
 
@@ -245,7 +245,11 @@ void append_json_container(std::string& out, char open, char close, std::string_
   out.push_back(close);
 }
 
-void append_json_value(std::string& out, const Value& v, std::string_view indent, std::string& gap) {
+void append_json_value(std::string& out, const Value& v, std::string_view indent, std::string& gap, int depth) {
+  if (depth > kMaxValueDepth && (v.is_array() || v.is_object())) {
+    out += v.is_array() ? "[]" : "{}";
+    return;
+  }
   switch (v.kind()) {
     case Kind::kUndefined:
     case Kind::kNull: out += "null"; return;
@@ -272,7 +276,7 @@ void append_json_value(std::string& out, const Value& v, std::string_view indent
             out.push_back('"');
             out += name;
             out += indent.empty() ? "\":" : "\": ";
-            append_json_value(out, value, indent, inner);
+            append_json_value(out, value, indent, inner, depth + 1);
           });
         };
         field("i", Value::number(static_cast<double>(l.index)));
@@ -287,7 +291,7 @@ void append_json_value(std::string& out, const Value& v, std::string_view indent
       append_json_container(out, '[', ']', indent, gap, [&](auto item) {
         for (size_t i = 0, n = v.array_size(); i < n; ++i) {
           Value e = v.array_at(i);
-          item([&](std::string& inner) { append_json_value(out, e, indent, inner); });
+          item([&](std::string& inner) { append_json_value(out, e, indent, inner, depth + 1); });
         }
       });
       return;
@@ -300,7 +304,7 @@ void append_json_value(std::string& out, const Value& v, std::string_view indent
             out.push_back('"');
             text::append_json_escaped(out, name);
             out += indent.empty() ? "\":" : "\": ";
-            append_json_value(out, value, indent, inner);
+            append_json_value(out, value, indent, inner, depth + 1);
           });
         };
         if (v.kind() == Kind::kJsonObject) {
@@ -329,7 +333,8 @@ Value to_value(const Value& v, Arena& arena) {
   }
 }
 
-void append_stringified(std::string& out, const Value& v) {
+void append_stringified(std::string& out, const Value& v, int depth) {
+  if (depth > kMaxValueDepth) return;
   switch (v.kind()) {
     case Kind::kString: out += v.as_string(); return;
     case Kind::kUndefined:
@@ -340,9 +345,9 @@ void append_stringified(std::string& out, const Value& v) {
     case Kind::kLoop: append_loop_json(out, v.as_loop()); return;
     case Kind::kJsonArray:
     case Kind::kArray:
-      for (size_t i = 0, n = v.array_size(); i < n; ++i) append_stringified(out, v.array_at(i));
+      for (size_t i = 0, n = v.array_size(); i < n; ++i) append_stringified(out, v.array_at(i), depth + 1);
       return;
-    default: append_js_string(out, v); return;
+    default: append_js_string(out, v, depth); return;
   }
 }
 
@@ -352,7 +357,8 @@ std::string stringify(const Value& v) {
   return s;
 }
 
-void append_js_string(std::string& out, const Value& v) {
+void append_js_string(std::string& out, const Value& v, int depth) {
+  if (depth > kMaxValueDepth) return;
   switch (v.kind()) {
     case Kind::kUndefined: out += "undefined"; return;
     case Kind::kNull: out += "null"; return;
@@ -364,7 +370,7 @@ void append_js_string(std::string& out, const Value& v) {
       for (size_t i = 0, n = v.array_size(); i < n; ++i) {
         if (i) out.push_back(',');
         Value e = v.array_at(i);
-        if (!e.is_nil()) append_js_string(out, e);
+        if (!e.is_nil()) append_js_string(out, e, depth + 1);
       }
       return;
     default: out += "[object Object]"; return;
@@ -426,7 +432,8 @@ bool liquid_truthy(const Value& v) {
   }
 }
 
-bool equals(const Value& a, const Value& b) {
+bool equals(const Value& a, const Value& b, int depth) {
+  if (depth > kMaxValueDepth) return false;
   const Value* drop = is_comparable_drop(a) ? &a : is_comparable_drop(b) ? &b : nullptr;
   if (drop) {
     const Value& other = drop == &a ? b : a;
@@ -445,7 +452,7 @@ bool equals(const Value& a, const Value& b) {
     size_t n = a.array_size();
     if (n != b.array_size()) return false;
     for (size_t i = 0; i < n; ++i)
-      if (!equals(a.array_at(i), b.array_at(i))) return false;
+      if (!equals(a.array_at(i), b.array_at(i), depth + 1)) return false;
     return true;
   }
   if (a.kind() == Kind::kLoop || b.kind() == Kind::kLoop) {
@@ -527,7 +534,7 @@ Value read_property(const Value& obj, const Value& raw_key, Arena& arena) {
 void append_json(std::string& out, const Value& v, std::string_view indent) {
   if (v.kind() == Kind::kUndefined) return;
   std::string gap;
-  append_json_value(out, v, indent, gap);
+  append_json_value(out, v, indent, gap, 0);
 }
 
 bool same_value_zero(const Value& a, const Value& b) {

@@ -159,15 +159,19 @@ class Arena {
 
 namespace js {
 
+// Arrays and objects nested deeper than this print, compare and serialize as if empty, so that
+// hostile context data cannot exhaust the stack.
+inline constexpr int kMaxValueDepth = 1000;
+
 // liquidjs' toValue: the literals become their plain values (nil -> null, empty/blank -> "",
 // a loop -> its JSON text, which needs the arena).
 Value to_value(const Value& v, Arena& arena);
 // liquidjs' stringify: what {{ }} prints. nil -> "", arrays concatenated, objects
 // "[object Object]", numbers as JavaScript prints them.
-void append_stringified(std::string& out, const Value& v);
+void append_stringified(std::string& out, const Value& v, int depth = 0);
 std::string stringify(const Value& v);
 // JavaScript's String(x): arrays joined with ",", null/undefined elements empty.
-void append_js_string(std::string& out, const Value& v);
+void append_js_string(std::string& out, const Value& v, int depth = 0);
 std::string js_string(const Value& v);
 // Returns the string itself when v is a string, else stringifies into `scratch`.
 std::string_view string_view_of(const Value& v, std::string& scratch);
@@ -178,7 +182,7 @@ double to_liquid_number(const Value& v);
 bool js_truthy(const Value& v);
 bool liquid_truthy(const Value& v);
 // liquidjs' == (with the asymmetric rules of nil/empty/blank) and the ordering operators.
-bool equals(const Value& a, const Value& b);
+bool equals(const Value& a, const Value& b, int depth = 0);
 enum class Relation { kLess, kGreater, kLessEqual, kGreaterEqual };
 bool compare(const Value& a, const Value& b, Relation relation);
 // liquidjs' orderedCompare for sort: nil last, then JavaScript < and >.
