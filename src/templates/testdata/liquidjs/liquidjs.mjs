@@ -15,7 +15,14 @@
 // escape for json, where json/jsonify count as raw).
 process.env.TZ = 'UTC';
 
-import { Liquid, filters, toValue } from 'liquidjs';
+let Liquid, filters, toValue;
+try {
+  ({ Liquid, filters, toValue } = await import('liquidjs'));
+} catch (e) {
+  process.stderr.write(`liquidjs is not installed (${e.code ?? e.message}): run scripts/setup.sh, or ` +
+    '`npm ci` in src/templates/testdata/liquidjs\n');
+  process.exit(1);
+}
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
