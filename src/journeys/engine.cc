@@ -289,7 +289,7 @@ Engine::Engine(Workspace workspace, EffectSink sink)
         keeps = keeps || reads_entry(arm.when, true);
       }
     }
-    keeps_entry_.push_back(keeps);
+    keeps_entry_.push_back(keeps || ws_.keep_entry_events);
   }
 }
 
@@ -883,6 +883,7 @@ bool Engine::send(Instance& inst, const Step& step, Timestamp now) {
   Effect e{now, {}, j.id, step.id, step.kind == StepKind::kWebhook ? "webhook" : "send"};
   if (step.kind == StepKind::kSend) e.channel = channel;
   e.template_name = step.template_name;
+  e.commercial = type == SendType::kCommercial;
   emit(inst, std::move(e));
   return true;
 }
@@ -890,6 +891,7 @@ bool Engine::send(Instance& inst, const Step& step, Timestamp now) {
 void Engine::emit(Instance& inst, Effect e) {
   e.user_id = inst.person->user_id.view();
   e.instance = inst.id;
+  if (inst.entry && (e.action == "send" || e.action == "webhook")) e.entry = *inst.entry;
   if (tracking_) e.key = fmt::format("{}:{}:{}", inst.id, e.step, inst.effects);
   ++inst.effects;
   touch(inst);

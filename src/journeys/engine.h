@@ -60,6 +60,8 @@ struct Effect {
   std::string assignee;
   Json value;
   std::uint64_t instance = 0;
+  std::string entry;  // sends and webhooks: the instance's entry message as JSON text, when kept
+  bool commercial = false;  // a send or webhook under commercial rules
   // The idempotency key: "<instance>:<step>:<n>" for the instance's n-th effect. Stable across
   // restarts, so a step that is retried is recognised and never done twice. Set with change
   // tracking on.

@@ -758,6 +758,7 @@ Result<Workspace> load_workspace(const std::string& dir, std::vector<Problem>& p
       if (auto p = load_policies_file(f.string(), problems)) ws.policies = std::move(*p);
       continue;
     }
+    if (f.stem() == "touchpoint") continue;  // the server's configuration (channels, tracking)
     if (auto j = load_journey_file(f.string(), problems)) ws.journeys.push_back(std::move(*j));
   }
   std::set<std::string> ids;

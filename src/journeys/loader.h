@@ -33,9 +33,13 @@ std::optional<Policies> load_policies_file(const std::string& path, std::vector<
 struct Workspace {
   std::vector<Journey> journeys;  // sorted by id
   Policies policies;
+  // Keep every instance's entry message (live mode: message templates may read event.*);
+  // otherwise only journeys whose steps read it keep it.
+  bool keep_entry_events = false;
 };
 
-// Every *.yaml / *.yml in `dir` is a journey, except policies.yaml.
+// Every *.yaml / *.yml in `dir` is a journey, except policies.yaml and touchpoint.yaml (the
+// server configuration: channels, tracking).
 Result<Workspace> load_workspace(const std::string& dir, std::vector<Problem>& problems);
 
 // Parses "48h", "30d", "1w2d", "90m", "45s". Negative with a leading "-".

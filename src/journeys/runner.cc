@@ -32,6 +32,19 @@ std::string track_name(std::string_view action) {
   return "Journey Exited";
 }
 
+// Engagement with a message, counted at the step that sent it: track events naming
+// properties.journey and properties.step (tracking links and provider callbacks send them).
+std::string_view engagement_metric(const Json& message) {
+  static const std::pair<std::string_view, std::string_view> kMetrics[] = {
+      {"Email Opened", "opened"},       {"Email Clicked", "clicked"},  {"SMS Clicked", "clicked"},
+      {"Unsubscribed", "unsubscribed"}, {"Email Bounced", "bounced"},  {"Email Complained", "complained"}};
+  auto event = message.find("event");
+  if (event == message.end() || !event->is_string()) return {};
+  for (const auto& [name, metric] : kMetrics)
+    if (*event == name) return metric;
+  return {};
+}
+
 bool is_echo(const Json& message) {
   auto context = message.find("context");
   if (context == message.end() || !context->is_object()) return false;
@@ -45,6 +58,7 @@ Result<Workspace> load_live_workspace(const std::string& dir, storage::JourneySt
                                       std::vector<Problem>& problems) {
   TP_ASSIGN(Workspace ws, load_workspace(dir, problems));
   if (!problems.empty()) return invalid_argument(fmt::format("the journeys in {} have problems", dir));
+  ws.keep_entry_events = true;
   TP_ASSIGN(auto known, store.versions());
   {
     TP_ASSIGN(auto tx, store.begin_write());
@@ -175,6 +189,7 @@ void Runner::loop() {
       if (stopping_) return;
       lock.unlock();
       effects_.clear();
+      engagement_.clear();
       Workspace copy = engine_->workspace();
       current_.clear();
       Status s = restore(copy);
@@ -228,13 +243,19 @@ Result<bool> Runner::step() {
       if (message.is_discarded() || is_echo(message)) continue;
       // The person is the profile: after identity resolution their events may carry another id.
       if (!e.user_id.empty()) message["userId"] = e.user_id;
+      if (auto metric = engagement_metric(message); !metric.empty()) {
+        auto props = message.find("properties");
+        if (props != message.end() && props->is_object() && props->value("journey", Json()).is_string() &&
+            props->value("step", Json()).is_string())
+          ++engagement_[{(*props)["journey"].get<std::string>(), (*props)["step"].get<std::string>(), std::string(metric)}];
+      }
       engine_->on_message(message, now);
     }
     events_consumed_.add(static_cast<long long>(events.size()));
   }
 
   Status s = Status::ok();
-  if (!effects_.empty() || cursor != cursor_ || !forgotten.empty() || echo_acked_ != echoed_) {
+  if (!effects_.empty() || cursor != cursor_ || !forgotten.empty() || echo_acked_ != echoed_ || !engagement_.empty()) {
     auto tx = store_.begin_write();
     s = tx.is_ok() ? Status::ok() : tx.status();
     for (const auto& user : forgotten)
@@ -251,6 +272,7 @@ Result<bool> Runner::step() {
   if (options_.committed && !effects_.empty()) options_.committed(effects_);
   effects_total_.add(static_cast<long long>(effects_.size()));
   effects_.clear();
+  engagement_.clear();
   active_instances_.set(static_cast<long long>(engine_->active_instances()));
   batch_seconds_.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   return more;
@@ -258,13 +280,18 @@ Result<bool> Runner::step() {
 
 Status Runner::persist(storage::JourneyWrite& tx, std::int64_t cursor) {
   Changes changes = engine_->take_changes();
-  std::map<std::tuple<std::string, std::string, std::string>, std::int64_t> counts;
+  std::map<std::tuple<std::string, std::string, std::string>, std::int64_t> counts = engagement_;
   std::string body;
   for (const Effect& e : effects_) {
     body = e.to_json();
     body.pop_back();
     body += ",\"instance\":" + std::to_string(e.instance) + ",\"key\":";
     append_json_string(body, e.key);
+    if (e.action == "send" || e.action == "webhook") body += e.commercial ? ",\"commercial\":true" : ",\"commercial\":false";
+    if (!e.entry.empty() && (e.action == "send" || e.action == "webhook")) {
+      body += ",\"event\":";  // for the message template (event.*)
+      body += e.entry;
+    }
     body += "}";
     TP_ASSIGN(bool fresh, tx.add_effect({0, e.key, e.instance, std::string(e.user_id), std::string(e.journey),
                                          std::string(e.step), std::string(e.action), e.time, body}));

@@ -20,6 +20,8 @@
 #include <condition_variable>
 #include <deque>
 #include <functional>
+#include <map>
+#include <tuple>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -91,6 +93,7 @@ class Runner {
   std::vector<const Journey*> current_;
   std::unique_ptr<storage::Reader> reader_;
   std::vector<Effect> effects_;  // of the batch in progress
+  std::map<std::tuple<std::string, std::string, std::string>, std::int64_t> engagement_;  // of the batch
   std::int64_t cursor_ = 0;      // last event seq consumed
   std::int64_t echoed_ = 0;  // the echo position last persisted
   std::atomic<std::int64_t> echo_acked_{0};  // last outbox seq the profile store acknowledged

@@ -44,6 +44,19 @@ struct TaskRow {
   std::optional<Timestamp> done;
 };
 
+// One message on its way to a provider (docs/delivery.md).
+struct DeliveryRow {
+  std::string key;  // the effect's idempotency key
+  std::int64_t effect_seq = 0;
+  std::string user_id, journey, step, channel, template_name;
+  std::string status;  // pending | sending | delivered | failed
+  int attempts = 0;
+  Timestamp next_attempt{};
+  std::string provider_id, last_error;
+  Timestamp updated{};
+  std::string effect_body;  // read only: the outbox row's body
+};
+
 struct StepCount {
   std::string step, metric;
   std::int64_t count = 0;
@@ -57,7 +70,7 @@ class JourneyWrite {
   virtual Status put_instance(std::uint64_t id, std::string_view journey, std::string_view user_id,
                               std::string_view step, std::optional<Timestamp> due, std::string_view state) = 0;
   virtual Status delete_instance(std::uint64_t id) = 0;
-  // GDPR erasure: the person's state, instances, outbox rows and tasks.
+  // GDPR erasure: the person's state, instances, outbox rows, deliveries and tasks.
   virtual Status delete_user(std::string_view user_id) = 0;
   // false when an effect with this key exists already (it is then not written again).
   virtual Result<bool> add_effect(const OutboxRow& row) = 0;
@@ -65,6 +78,8 @@ class JourneyWrite {
   virtual Status add_count(std::string_view journey, std::string_view step, std::string_view metric,
                            std::int64_t n) = 0;
   virtual Status set_meta(std::string_view name, std::int64_t value) = 0;
+  // Inserts or replaces the delivery with this key.
+  virtual Status put_delivery(const DeliveryRow& row) = 0;
   // Durable when it returns ok.
   virtual Status commit() = 0;
 };
@@ -87,6 +102,13 @@ class JourneyStore {
   virtual Result<std::vector<TaskRow>> open_tasks(std::optional<std::string> assignee, int limit) = 0;
   // Marks the task done (idempotent: an already closed task keeps its first time).
   virtual Result<std::optional<TaskRow>> complete_task(std::int64_t id, Timestamp now) = 0;
+
+  // Pending deliveries due at `now`, the longest waiting first, with their outbox bodies.
+  virtual Result<std::vector<DeliveryRow>> due_deliveries(Timestamp now, int limit) = 0;
+  // Deliveries in `status` (e.g. "sending" after a crash, "failed": the dead-letter list).
+  virtual Result<std::vector<DeliveryRow>> deliveries(std::string_view status, int limit) = 0;
+  // Failed deliveries (all, or the one with `key`) back to pending, due now. Returns how many.
+  virtual Result<int> retry_failed(std::optional<std::string> key, Timestamp now) = 0;
 
   virtual Result<std::vector<StepCount>> step_counts(std::string_view journey) = 0;
   // Active instances of `journey` per current step.

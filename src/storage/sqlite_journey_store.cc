@@ -75,6 +75,25 @@ CREATE TABLE step_counts(
 ) WITHOUT ROWID;
 CREATE TABLE meta(name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
 )sql"},
+    {2, R"sql(
+CREATE TABLE deliveries(
+  key TEXT PRIMARY KEY,          -- the effect's idempotency key
+  effect_seq INTEGER NOT NULL,
+  user_id TEXT NOT NULL,
+  journey TEXT NOT NULL,
+  step TEXT NOT NULL,
+  channel TEXT NOT NULL,         -- email | sms | webhook
+  template TEXT NOT NULL,
+  status TEXT NOT NULL,          -- pending | sending | delivered | failed
+  attempts INTEGER NOT NULL,
+  next_attempt INTEGER NOT NULL,
+  provider_id TEXT NOT NULL,
+  last_error TEXT NOT NULL,
+  updated INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX deliveries_due ON deliveries(status, next_attempt);
+CREATE INDEX deliveries_by_user ON deliveries(user_id);
+)sql"},
 };
 
 // Steps a statement to the end, calling `row` for each result row.
@@ -109,9 +128,32 @@ TaskRow read_task(const Statement& q) {
 
 constexpr const char* kTaskColumns = "id, key, user_id, journey, step, template, assignee, created, done";
 
+constexpr const char* kDeliveryColumns =
+    "d.key, d.effect_seq, d.user_id, d.journey, d.step, d.channel, d.template, d.status, d.attempts, d.next_attempt, "
+    "d.provider_id, d.last_error, d.updated";
+
+DeliveryRow read_delivery(const Statement& q) {
+  DeliveryRow d;
+  d.key = q.column_text(0);
+  d.effect_seq = q.column_int(1);
+  d.user_id = q.column_text(2);
+  d.journey = q.column_text(3);
+  d.step = q.column_text(4);
+  d.channel = q.column_text(5);
+  d.template_name = q.column_text(6);
+  d.status = q.column_text(7);
+  d.attempts = static_cast<int>(q.column_int(8));
+  d.next_attempt = from_ms(q.column_int(9));
+  d.provider_id = q.column_text(10);
+  d.last_error = q.column_text(11);
+  d.updated = from_ms(q.column_int(12));
+  return d;
+}
+
 struct Statements {
-  Statement put_version, put_person, put_instance, delete_instance, add_effect, add_task, add_count, set_meta;
-  Statement delete_user[4];
+  Statement put_version, put_person, put_instance, delete_instance, add_effect, add_task, add_count, set_meta,
+      put_delivery;
+  Statement delete_user[5];
 
   static Result<Statements> prepare(Database& db) {
     Statements s;
@@ -129,8 +171,11 @@ struct Statements {
         "INSERT INTO step_counts(journey, step, metric, count) VALUES(?,?,?,?) "
         "ON CONFLICT(journey, step, metric) DO UPDATE SET count = count + excluded.count"));
     TP_ASSIGN(s.set_meta, db.prepare("INSERT OR REPLACE INTO meta(name, value) VALUES(?,?)"));
-    const char* tables[] = {"people", "instances", "effects", "tasks"};
-    for (int i = 0; i < 4; ++i) {
+    TP_ASSIGN(s.put_delivery, db.prepare(
+        "INSERT OR REPLACE INTO deliveries(key, effect_seq, user_id, journey, step, channel, template, status, attempts, "
+        "next_attempt, provider_id, last_error, updated) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)"));
+    const char* tables[] = {"people", "instances", "effects", "tasks", "deliveries"};
+    for (int i = 0; i < 5; ++i) {
       TP_ASSIGN(s.delete_user[i], db.prepare(fmt::format("DELETE FROM {} WHERE user_id=?", tables[i])));
     }
     return s;
@@ -177,6 +222,11 @@ class SqliteJourneyWrite final : public JourneyWrite {
     return s_.add_count.bind(1, journey).bind(2, step).bind(3, metric).bind(4, n).run();
   }
   Status set_meta(std::string_view name, std::int64_t value) override { return s_.set_meta.bind(1, name).bind(2, value).run(); }
+  Status put_delivery(const DeliveryRow& r) override {
+    return s_.put_delivery.bind(1, r.key).bind(2, r.effect_seq).bind(3, r.user_id).bind(4, r.journey).bind(5, r.step)
+        .bind(6, r.channel).bind(7, r.template_name).bind(8, r.status).bind(9, std::int64_t{r.attempts})
+        .bind(10, ms(r.next_attempt)).bind(11, r.provider_id).bind(12, r.last_error).bind(13, ms(r.updated)).run();
+  }
   Status commit() override {
     TP_TRY(db_.exec("COMMIT"));
     done_ = true;
@@ -283,6 +333,45 @@ class SqliteJourneyStore final : public JourneyStore {
     std::optional<TaskRow> out;
     TP_TRY(each_row(q, [&](const Statement& r) { out = read_task(r); }));
     return out;
+  }
+
+  Result<std::vector<DeliveryRow>> due_deliveries(Timestamp now, int limit) override {
+    std::lock_guard lock(read_mu_);
+    TP_ASSIGN(Statement q, read_->prepare(fmt::format(
+        "SELECT {}, e.body FROM deliveries d JOIN effects e ON e.seq = d.effect_seq "
+        "WHERE d.status = 'pending' AND d.next_attempt <= ? ORDER BY d.next_attempt LIMIT ?", kDeliveryColumns)));
+    q.bind(1, ms(now)).bind(2, std::int64_t{limit});
+    std::vector<DeliveryRow> out;
+    TP_TRY(each_row(q, [&](const Statement& r) {
+      out.push_back(read_delivery(r));
+      out.back().effect_body = r.column_text(13);
+    }));
+    return out;
+  }
+
+  Result<std::vector<DeliveryRow>> deliveries(std::string_view status, int limit) override {
+    std::lock_guard lock(read_mu_);
+    TP_ASSIGN(Statement q, read_->prepare(fmt::format(
+        "SELECT {}, e.body FROM deliveries d JOIN effects e ON e.seq = d.effect_seq WHERE d.status = ? "
+        "ORDER BY d.updated LIMIT ?", kDeliveryColumns)));
+    q.bind(1, status).bind(2, std::int64_t{limit});
+    std::vector<DeliveryRow> out;
+    TP_TRY(each_row(q, [&](const Statement& r) {
+      out.push_back(read_delivery(r));
+      out.back().effect_body = r.column_text(13);
+    }));
+    return out;
+  }
+
+  Result<int> retry_failed(std::optional<std::string> key, Timestamp now) override {
+    std::lock_guard lock(write_mu_);
+    TP_ASSIGN(Statement q, db_->prepare(
+        "UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt = ?1, updated = ?1 "
+        "WHERE status = 'failed' AND (?2 IS NULL OR key = ?2)"));
+    q.bind(1, ms(now));
+    if (key) q.bind(2, *key);
+    TP_TRY(q.run());
+    return db_->changes();
   }
 
   Result<std::vector<StepCount>> step_counts(std::string_view journey) override {
