@@ -109,8 +109,8 @@ Result<Figures> measure(const Options& o, const Scenario& sc, const Template& su
   if (o.skip_node) return f;
   for (int r = 0; r < o.runs; ++r) {
     std::cerr << fmt::format("{}: liquidjs run {}/{} ({} s)\n", sc.name, r + 1, o.runs, o.seconds);
-    auto j = run_node(fmt::format("node {} bench {}/subject.liquid {}/body.liquid {}/context.json {}{}", o.node_script, o.dir,
-                                  o.dir, o.dir, o.seconds, sc.utc ? " --utc" : ""));
+    auto j = run_node(fmt::format("node {} bench {}/subject.liquid {}/body.liquid {}/context.json {}{}", o.node_script,
+                                  o.dir, o.dir, o.dir, o.seconds, sc.utc ? " --utc" : ""));
     if (!j.is_ok()) {
       f.node_error = j.status().message();
       break;
@@ -174,14 +174,17 @@ int run(const Options& o) {
     }
     ok = ok && f->same_output && f->node_error.empty();
     std::string key = sc.utc ? "utc" : "customer_zone";
-    summary[key] = {{"touchpoint_renders_per_second", ours}, {"touchpoint_runs", f->ours},
-                    {"liquidjs_renders_per_second", theirs}, {"liquidjs_runs", f->theirs},
-                    {"ratio", ratio},                        {"same_output", f->same_output}};
+    summary[key] = {{"touchpoint_renders_per_second", ours},
+                    {"touchpoint_runs", f->ours},
+                    {"liquidjs_renders_per_second", theirs},
+                    {"liquidjs_runs", f->theirs},
+                    {"ratio", ratio},
+                    {"same_output", f->same_output}};
   }
   for (const auto& l : lines) std::cout << l << "\n";
   if (!o.skip_node)
-    std::cout << fmt::format("target: touchpoint >= {:.0f}x liquidjs on the message in the customer's zone: {}\n", kTargetRatio,
-                             headline_ratio >= kTargetRatio ? "met" : "NOT met");
+    std::cout << fmt::format("target: touchpoint >= {:.0f}x liquidjs on the message in the customer's zone: {}\n",
+                             kTargetRatio, headline_ratio >= kTargetRatio ? "met" : "NOT met");
   std::cout << summary.dump() << "\n";
   return ok ? 0 : 1;
 }

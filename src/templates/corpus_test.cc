@@ -51,8 +51,9 @@ TEST(Corpus, CoversEveryFilterAndTag) {
     std::regex use("\\|\\s*" + std::string(name) + "\\b");
     EXPECT_TRUE(std::regex_search(all, use)) << "no corpus case uses the filter " << name;
   }
-  for (const char* tag : {"if", "elsif", "else", "unless", "case", "when", "for", "break", "continue", "tablerow",
-                          "cycle", "assign", "capture", "comment", "raw", "increment", "decrement", "echo", "liquid", "#"}) {
+  for (const char* tag :
+       {"if",    "elsif",  "else",    "unless",  "case", "when",      "for",       "break", "continue", "tablerow",
+        "cycle", "assign", "capture", "comment", "raw",  "increment", "decrement", "echo",  "liquid",   "#"}) {
     std::regex use("(\\{%-?|\\n)\\s*" + std::regex_replace(std::string(tag), std::regex("#"), "\\#") + "[\\s%-]");
     EXPECT_TRUE(std::regex_search(all, use)) << "no corpus case uses the tag " << tag;
   }

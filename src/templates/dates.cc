@@ -11,12 +11,14 @@ namespace tp::templates::dates {
 namespace {
 
 constexpr double kMsPerDay = 86400000.0;
-constexpr double kMaxMs = 8.64e15;  // JavaScript's Date range
+constexpr double kMaxMs = 8.64e15;       // JavaScript's Date range
 constexpr double kMaxDays = 10'000'000;  // about ±27000 years: what date::year can hold
 
-constexpr std::array<std::string_view, 12> kMonths = {"January", "February", "March",     "April",   "May",      "June",
-                                                      "July",    "August",   "September", "October", "November", "December"};
-constexpr std::array<std::string_view, 7> kDays = {"Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"};
+constexpr std::array<std::string_view, 12> kMonths = {"January",   "February", "March",    "April",
+                                                      "May",       "June",     "July",     "August",
+                                                      "September", "October",  "November", "December"};
+constexpr std::array<std::string_view, 7> kDays = {"Sunday",   "Monday", "Tuesday", "Wednesday",
+                                                   "Thursday", "Friday", "Saturday"};
 
 double days_from_civil(int y, unsigned m) {
   auto d = date::sys_days(date::year{y} / date::month{m} / date::day{1});
@@ -70,13 +72,13 @@ std::string pad_start(std::string s, size_t width, char c) {
 
 }  // namespace
 
-bool in_range(double ms) {
-  return std::isfinite(ms) && std::abs(ms) <= kMaxMs && std::abs(ms / kMsPerDay) < kMaxDays;
-}
+bool in_range(double ms) { return std::isfinite(ms) && std::abs(ms) <= kMaxMs && std::abs(ms / kMsPerDay) < kMaxDays; }
 
 std::optional<double> parse_iso(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\n' || s.front() == '\r')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\n' || s.back() == '\r')) s.remove_suffix(1);
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\n' || s.front() == '\r'))
+    s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\n' || s.back() == '\r'))
+    s.remove_suffix(1);
   size_t i = 0;
   int year = 0, month = 1, day = 1, hour = 0, minute = 0, second = 0;
   double fraction_ms = 0;
@@ -141,8 +143,8 @@ std::optional<double> parse_iso(std::string_view s) {
   }
   if (year < -30000 || year > 30000) return std::nullopt;
   double days = days_from_civil(year, static_cast<unsigned>(month)) + (day - 1);
-  double ms = days * kMsPerDay + hour * 3600000.0 + minute * 60000.0 + second * 1000.0 + fraction_ms -
-              offset_minutes * 60000.0;
+  double ms =
+      days * kMsPerDay + hour * 3600000.0 + minute * 60000.0 + second * 1000.0 + fraction_ms - offset_minutes * 60000.0;
   if (!in_range(ms)) return std::nullopt;
   return ms;
 }
@@ -216,23 +218,49 @@ void strftime(std::string& out, const Moment& m, std::string_view format) {
     std::string value;
     bool known = true;
     switch (conversion) {
-      case 'a': value = std::string(kDays[static_cast<size_t>(f.weekday)].substr(0, 3)); break;
-      case 'A': value = std::string(kDays[static_cast<size_t>(f.weekday)]); break;
+      case 'a':
+        value = std::string(kDays[static_cast<size_t>(f.weekday)].substr(0, 3));
+        break;
+      case 'A':
+        value = std::string(kDays[static_cast<size_t>(f.weekday)]);
+        break;
       case 'b':
-      case 'h': value = std::string(kMonths[static_cast<size_t>(f.month - 1)].substr(0, 3)); break;
-      case 'B': value = std::string(kMonths[static_cast<size_t>(f.month - 1)]); break;
-      case 'c': value = date_text() + ", " + time_text(); break;
-      case 'C': value = num(std::floor(f.year / 100.0)); break;
+      case 'h':
+        value = std::string(kMonths[static_cast<size_t>(f.month - 1)].substr(0, 3));
+        break;
+      case 'B':
+        value = std::string(kMonths[static_cast<size_t>(f.month - 1)]);
+        break;
+      case 'c':
+        value = date_text() + ", " + time_text();
+        break;
+      case 'C':
+        value = num(std::floor(f.year / 100.0));
+        break;
       case 'd':
-      case 'e': value = std::to_string(f.day); break;
+      case 'e':
+        value = std::to_string(f.day);
+        break;
       case 'H':
-      case 'k': value = std::to_string(f.hour); break;
+      case 'k':
+        value = std::to_string(f.hour);
+        break;
       case 'I':
-      case 'l': value = std::to_string(hour12); break;
-      case 'j': value = std::to_string(f.day_of_year); break;
-      case 'L': value = std::to_string(f.millisecond); break;
-      case 'm': value = std::to_string(f.month); break;
-      case 'M': value = std::to_string(f.minute); break;
+      case 'l':
+        value = std::to_string(hour12);
+        break;
+      case 'j':
+        value = std::to_string(f.day_of_year);
+        break;
+      case 'L':
+        value = std::to_string(f.millisecond);
+        break;
+      case 'm':
+        value = std::to_string(f.month);
+        break;
+      case 'M':
+        value = std::to_string(f.minute);
+        break;
       case 'N': {
         double w = width.empty() ? 0 : text::js_string_to_number(width);
         size_t n = w > 0 ? static_cast<size_t>(std::min(w, 1000.0)) : 9;
@@ -241,29 +269,68 @@ void strftime(std::string& out, const Moment& m, std::string_view format) {
         value = ms;
         break;
       }
-      case 'p': value = f.hour < 12 ? "AM" : "PM"; break;
-      case 'P': value = f.hour < 12 ? "am" : "pm"; break;
+      case 'p':
+        value = f.hour < 12 ? "AM" : "PM";
+        break;
+      case 'P':
+        value = f.hour < 12 ? "am" : "pm";
+        break;
       case 'q': {
         int d = f.day;
-        value = (d == 11 || d == 12 || d == 13) ? "th" : d % 10 == 1 ? "st" : d % 10 == 2 ? "nd" : d % 10 == 3 ? "rd" : "th";
+        value = (d == 11 || d == 12 || d == 13) ? "th"
+                : d % 10 == 1                   ? "st"
+                : d % 10 == 2                   ? "nd"
+                : d % 10 == 3                   ? "rd"
+                                                : "th";
         break;
       }
-      case 's': value = num(std::floor(m.ms / 1000)); break;
-      case 'S': value = std::to_string(f.second); break;
-      case 'u': value = std::to_string(f.weekday == 0 ? 7 : f.weekday); break;
-      case 'U': value = week_of_year(0); break;
-      case 'w': value = std::to_string(f.weekday); break;
-      case 'W': value = week_of_year(1); break;
-      case 'x': value = date_text(); break;
-      case 'X': value = time_text(); break;
-      case 'y': value = std::to_string(((f.year % 100) + 100) % 100); break;
-      case 'Y': value = std::to_string(f.year); break;
-      case 'z': value = offset_text(has_flag(':')); break;
-      case 'Z': value = m.zone_name.empty() ? offset_text(has_flag(':')) : std::string(m.zone_name); break;
-      case 't': value = "\t"; break;
-      case 'n': value = "\n"; break;
-      case '%': value = "%"; break;
-      default: known = false;
+      case 's':
+        value = num(std::floor(m.ms / 1000));
+        break;
+      case 'S':
+        value = std::to_string(f.second);
+        break;
+      case 'u':
+        value = std::to_string(f.weekday == 0 ? 7 : f.weekday);
+        break;
+      case 'U':
+        value = week_of_year(0);
+        break;
+      case 'w':
+        value = std::to_string(f.weekday);
+        break;
+      case 'W':
+        value = week_of_year(1);
+        break;
+      case 'x':
+        value = date_text();
+        break;
+      case 'X':
+        value = time_text();
+        break;
+      case 'y':
+        value = std::to_string(((f.year % 100) + 100) % 100);
+        break;
+      case 'Y':
+        value = std::to_string(f.year);
+        break;
+      case 'z':
+        value = offset_text(has_flag(':'));
+        break;
+      case 'Z':
+        value = m.zone_name.empty() ? offset_text(has_flag(':')) : std::string(m.zone_name);
+        break;
+      case 't':
+        value = "\t";
+        break;
+      case 'n':
+        value = "\n";
+        break;
+      case '%':
+        value = "%";
+        break;
+      default:
+        known = false;
     }
     if (!known) {
       out.append(format.substr(pct, match_end - pct));
@@ -279,11 +346,30 @@ void strftime(std::string& out, const Moment& m, std::string_view format) {
     }
     if (pad_width == 0) {
       switch (conversion) {
-        case 'C': case 'd': case 'e': case 'H': case 'I': case 'k': case 'l': case 'm': case 'M': case 'S':
-        case 'U': case 'W': case 'y': pad_width = 2; break;
-        case 'j': case 'L': pad_width = 3; break;
-        case 'Y': pad_width = 4; break;
-        default: break;
+        case 'C':
+        case 'd':
+        case 'e':
+        case 'H':
+        case 'I':
+        case 'k':
+        case 'l':
+        case 'm':
+        case 'M':
+        case 'S':
+        case 'U':
+        case 'W':
+        case 'y':
+          pad_width = 2;
+          break;
+        case 'j':
+        case 'L':
+          pad_width = 3;
+          break;
+        case 'Y':
+          pad_width = 4;
+          break;
+        default:
+          break;
       }
     }
     if (has_flag('^')) {
@@ -294,12 +380,16 @@ void strftime(std::string& out, const Moment& m, std::string_view format) {
       bool has_lower = false;
       for (char c : value) has_lower |= (c >= 'a' && c <= 'z');
       std::string changed;
-      if (has_lower) text::append_upper(changed, value);
-      else text::append_lower(changed, value);
+      if (has_lower)
+        text::append_upper(changed, value);
+      else
+        text::append_lower(changed, value);
       value = changed;
     }
-    if (has_flag('_')) pad = ' ';
-    else if (has_flag('0')) pad = '0';
+    if (has_flag('_'))
+      pad = ' ';
+    else if (has_flag('0'))
+      pad = '0';
     if (has_flag('-')) pad_width = 0;
     if (pad == '0' && !value.empty() && value[0] == '-') {
       out.push_back('-');

@@ -6,8 +6,8 @@
 #include <unicode/uchar.h>
 
 #include <algorithm>
-#include <functional>
 #include <cmath>
+#include <functional>
 #include <unordered_set>
 
 #include "base/crypto.h"
@@ -135,8 +135,10 @@ Value f_newline_to_br(Renderer& r, const Value& in, Args, const FilterCall&) {
   std::string_view s = input_text(r, in, scratch);
   for (size_t i = 0; i < s.size(); ++i) {
     if (s[i] == '\r' && i + 1 < s.size() && s[i + 1] == '\n') continue;
-    if (s[i] == '\n') out += "<br />\n";
-    else out.push_back(s[i]);
+    if (s[i] == '\n')
+      out += "<br />\n";
+    else
+      out.push_back(s[i]);
   }
   return result(r, std::move(out));
 }
@@ -321,8 +323,8 @@ Value f_cgi_escape(Renderer& r, const Value& in, Args, const FilterCall&) {
 Value f_uri_escape(Renderer& r, const Value& in, Args, const FilterCall&) {
   std::string scratch;
   return result(r, percent_encode(input_text(r, in, scratch), [](unsigned char c) {
-                  return uri_unreserved(c) || std::string_view(";/?:@&=+$,#[]").find(static_cast<char>(c)) !=
-                                                  std::string_view::npos;
+                  return uri_unreserved(c) ||
+                         std::string_view(";/?:@&=+$,#[]").find(static_cast<char>(c)) != std::string_view::npos;
                 }));
 }
 
@@ -362,10 +364,18 @@ Value f_url_decode(Renderer& r, const Value& in, Args, const FilterCall&) {
 bool slug_keep(char32_t cp) {
   auto type = static_cast<UCharCategory>(u_charType(static_cast<UChar32>(cp)));
   switch (type) {
-    case U_UPPERCASE_LETTER: case U_LOWERCASE_LETTER: case U_TITLECASE_LETTER: case U_MODIFIER_LETTER:
-    case U_OTHER_LETTER: case U_NON_SPACING_MARK: case U_ENCLOSING_MARK: case U_COMBINING_SPACING_MARK:
-    case U_DECIMAL_DIGIT_NUMBER: return true;
-    default: return false;
+    case U_UPPERCASE_LETTER:
+    case U_LOWERCASE_LETTER:
+    case U_TITLECASE_LETTER:
+    case U_MODIFIER_LETTER:
+    case U_OTHER_LETTER:
+    case U_NON_SPACING_MARK:
+    case U_ENCLOSING_MARK:
+    case U_COMBINING_SPACING_MARK:
+    case U_DECIMAL_DIGIT_NUMBER:
+      return true;
+    default:
+      return false;
   }
 }
 
@@ -375,18 +385,23 @@ Value f_slugify(Renderer& r, const Value& in, Args a, const FilterCall&) {
   std::string mode = a.empty() || a[0].kind() == Kind::kUndefined ? "default" : js::js_string(a[0]);
   bool cased = a.size() > 1 && js::js_truthy(a[1]);
   std::function<bool(char32_t)> keep;
-  if (mode == "raw") keep = [](char32_t c) { return !text::is_js_space(c); };
-  else if (mode == "default" || mode == "latin") keep = slug_keep;
+  if (mode == "raw")
+    keep = [](char32_t c) { return !text::is_js_space(c); };
+  else if (mode == "default" || mode == "latin")
+    keep = slug_keep;
   else if (mode == "pretty")
-    keep = [](char32_t c) { return slug_keep(c) || (c < 0x80 && std::string_view("._~!$&'()+,;=@").find(static_cast<char>(c)) != std::string_view::npos); };
+    keep = [](char32_t c) {
+      return slug_keep(c) ||
+             (c < 0x80 && std::string_view("._~!$&'()+,;=@").find(static_cast<char>(c)) != std::string_view::npos);
+    };
   else if (mode == "ascii")
     keep = [](char32_t c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
   if (mode == "latin") {
     static const std::vector<std::pair<std::string_view, std::string_view>> kAccents = {
-        {"à", "a"}, {"á", "a"}, {"â", "a"}, {"ã", "a"}, {"ä", "a"}, {"å", "a"}, {"æ", "ae"}, {"ç", "c"},
-        {"è", "e"}, {"é", "e"}, {"ê", "e"}, {"ë", "e"}, {"ì", "i"}, {"í", "i"}, {"î", "i"}, {"ï", "i"},
-        {"ð", "d"}, {"ñ", "n"}, {"ò", "o"}, {"ó", "o"}, {"ô", "o"}, {"õ", "o"}, {"ö", "o"}, {"ø", "o"},
-        {"ù", "u"}, {"ú", "u"}, {"û", "u"}, {"ü", "u"}, {"ý", "y"}, {"ÿ", "y"}, {"ß", "ss"}, {"œ", "oe"},
+        {"à", "a"},  {"á", "a"},  {"â", "a"},  {"ã", "a"}, {"ä", "a"}, {"å", "a"}, {"æ", "ae"}, {"ç", "c"},
+        {"è", "e"},  {"é", "e"},  {"ê", "e"},  {"ë", "e"}, {"ì", "i"}, {"í", "i"}, {"î", "i"},  {"ï", "i"},
+        {"ð", "d"},  {"ñ", "n"},  {"ò", "o"},  {"ó", "o"}, {"ô", "o"}, {"õ", "o"}, {"ö", "o"},  {"ø", "o"},
+        {"ù", "u"},  {"ú", "u"},  {"û", "u"},  {"ü", "u"}, {"ý", "y"}, {"ÿ", "y"}, {"ß", "ss"}, {"œ", "oe"},
         {"þ", "th"}, {"ẞ", "SS"}, {"Œ", "OE"}, {"Þ", "TH"}};
     std::string plain;
     for (size_t i = 0; i < s.size();) {
@@ -461,8 +476,10 @@ Value f_capitalize(Renderer& r, const Value& in, Args, const FilterCall&) {
   if (s.empty()) return Value::string("");
   size_t first_end = 0;
   char32_t first = text::next_code_point(s, first_end);
-  if (first >= 0x10000) out.append(s.substr(0, first_end));  // a surrogate pair: JavaScript leaves it
-  else text::append_upper(out, s.substr(0, first_end));
+  if (first >= 0x10000)
+    out.append(s.substr(0, first_end));  // a surrogate pair: JavaScript leaves it
+  else
+    text::append_upper(out, s.substr(0, first_end));
   text::append_lower(out, s.substr(first_end));
   return result(r, std::move(out));
 }
@@ -483,7 +500,9 @@ Value strip(Renderer& r, const Value& in, Args a, Side side) {
   std::string scratch, chars_scratch;
   std::string_view s = input_text(r, in, scratch);
   if (a.empty() || !js::js_truthy(a[0])) {
-    std::string_view t = side == Side::kStart ? text::js_trim_start(s) : side == Side::kEnd ? text::js_trim_end(s) : text::js_trim(s);
+    std::string_view t = side == Side::kStart ? text::js_trim_start(s)
+                         : side == Side::kEnd ? text::js_trim_end(s)
+                                              : text::js_trim(s);
     return result(r, std::string(t));
   }
   CharSet set = char_set(js::string_view_of(a[0], chars_scratch));
@@ -585,18 +604,29 @@ Value replace_one(Renderer& r, const Value& in, Args a, bool last, bool remove) 
   return result(r, std::move(out));
 }
 
-Value f_replace_first(Renderer& r, const Value& in, Args a, const FilterCall&) { return replace_one(r, in, a, false, false); }
-Value f_replace_last(Renderer& r, const Value& in, Args a, const FilterCall&) { return replace_one(r, in, a, true, false); }
-Value f_remove_first(Renderer& r, const Value& in, Args a, const FilterCall&) { return replace_one(r, in, a, false, true); }
-Value f_remove_last(Renderer& r, const Value& in, Args a, const FilterCall&) { return replace_one(r, in, a, true, true); }
+Value f_replace_first(Renderer& r, const Value& in, Args a, const FilterCall&) {
+  return replace_one(r, in, a, false, false);
+}
+Value f_replace_last(Renderer& r, const Value& in, Args a, const FilterCall&) {
+  return replace_one(r, in, a, true, false);
+}
+Value f_remove_first(Renderer& r, const Value& in, Args a, const FilterCall&) {
+  return replace_one(r, in, a, false, true);
+}
+Value f_remove_last(Renderer& r, const Value& in, Args a, const FilterCall&) {
+  return replace_one(r, in, a, true, true);
+}
 
-size_t code_point_budget(double n) { return n <= 0 || std::isnan(n) ? 0 : static_cast<size_t>(std::min(std::ceil(n), 1e9)); }
+size_t code_point_budget(double n) {
+  return n <= 0 || std::isnan(n) ? 0 : static_cast<size_t>(std::min(std::ceil(n), 1e9));
+}
 
 Value f_truncate(Renderer& r, const Value& in, Args a, const FilterCall&) {
   std::string scratch, o_scratch;
   std::string_view s = input_text(r, in, scratch);
   double length = a.empty() || a[0].kind() == Kind::kUndefined ? 50 : js::to_liquid_number(a[0]);
-  std::string_view ellipsis = a.size() > 1 && a[1].kind() != Kind::kUndefined ? js::string_view_of(a[1], o_scratch) : "...";
+  std::string_view ellipsis =
+      a.size() > 1 && a[1].kind() != Kind::kUndefined ? js::string_view_of(a[1], o_scratch) : "...";
   if (text::advance_code_points(s, 0, code_point_budget(length)) >= s.size()) return in;
   double keep = std::max(length - static_cast<double>(text::code_point_count(ellipsis)), 0.0);
   std::string out(s.substr(0, text::advance_code_points(s, 0, code_point_budget(keep))));
@@ -628,11 +658,13 @@ Value f_truncatewords(Renderer& r, const Value& in, Args a, const FilterCall&) {
   std::string scratch, o_scratch;
   std::string_view s = input_text(r, in, scratch);
   double words = a.empty() || a[0].kind() == Kind::kUndefined ? 15 : js::to_liquid_number(a[0]);
-  std::string_view ellipsis = a.size() > 1 && a[1].kind() != Kind::kUndefined ? js::string_view_of(a[1], o_scratch) : "...";
+  std::string_view ellipsis =
+      a.size() > 1 && a[1].kind() != Kind::kUndefined ? js::string_view_of(a[1], o_scratch) : "...";
   std::vector<std::string_view> parts = split_spaces(text::js_trim_start(s));
   if (words <= 0) words = 1;
   size_t take = static_cast<size_t>(std::min(std::trunc(words), static_cast<double>(parts.size())));
-  std::string out = join(std::vector<std::string_view>(parts.begin(), parts.begin() + static_cast<std::ptrdiff_t>(take)), " ");
+  std::string out =
+      join(std::vector<std::string_view>(parts.begin(), parts.begin() + static_cast<std::ptrdiff_t>(take)), " ");
   if (static_cast<double>(parts.size()) >= words) out += ellipsis;
   return result(r, std::move(out));
 }
@@ -749,16 +781,19 @@ Value f_last(Renderer& r, const Value& in, Args, const FilterCall&) { return fir
 
 Value f_size(Renderer&, const Value& in, Args, const FilterCall&) {
   switch (in.kind()) {
-    case Kind::kString: return Value::number(static_cast<double>(text::utf16_length(in.as_string())));
+    case Kind::kString:
+      return Value::number(static_cast<double>(text::utf16_length(in.as_string())));
     case Kind::kJsonArray:
-    case Kind::kArray: return Value::number(static_cast<double>(in.array_size()));
+    case Kind::kArray:
+      return Value::number(static_cast<double>(in.array_size()));
     case Kind::kJsonObject: {
       auto it = in.as_json().find("length");
       if (it == in.as_json().end()) return Value::number(0);
       Value l = Value::json(*it);
       return js::js_truthy(l) ? l : Value::number(0);
     }
-    default: return Value::number(0);
+    default:
+      return Value::number(0);
   }
 }
 
@@ -864,7 +899,8 @@ Value concat_values(Renderer& r, const Value& lhs, const Value& rhs) {
 }
 
 Value f_concat(Renderer& r, const Value& in, Args a, const FilterCall&) {
-  return concat_values(r, in, a.empty() || a[0].kind() == Kind::kUndefined ? Value::array(r.arena().new_array()) : a[0]);
+  return concat_values(r, in,
+                       a.empty() || a[0].kind() == Kind::kUndefined ? Value::array(r.arena().new_array()) : a[0]);
 }
 
 Value f_push(Renderer& r, const Value& in, Args a, const FilterCall&) {
@@ -924,17 +960,30 @@ Value f_uniq(Renderer& r, const Value& in, Args, const FilterCall&) {
     Value e = list.array_at(i);
     std::string key(1, static_cast<char>(e.kind()));
     switch (e.kind()) {
-      case Kind::kBool: key += e.as_bool() ? "1" : "0"; break;
+      case Kind::kBool:
+        key += e.as_bool() ? "1" : "0";
+        break;
       case Kind::kNumber: {
         double d = e.as_number();
-        if (std::isnan(d)) key += "NaN";
-        else text::append_js_number(key, d == 0 ? 0.0 : d);
+        if (std::isnan(d))
+          key += "NaN";
+        else
+          text::append_js_number(key, d == 0 ? 0.0 : d);
         if (!std::isnan(d) && d != std::floor(d)) key += fmt::format("/{:a}", d);
         break;
       }
-      case Kind::kString: key += e.as_string(); break;
-      case Kind::kUndefined: case Kind::kNull: case Kind::kNil: case Kind::kEmpty: case Kind::kBlank: break;
-      default: key += fmt::format("{}", e.identity()); break;
+      case Kind::kString:
+        key += e.as_string();
+        break;
+      case Kind::kUndefined:
+      case Kind::kNull:
+      case Kind::kNil:
+      case Kind::kEmpty:
+      case Kind::kBlank:
+        break;
+      default:
+        key += fmt::format("{}", e.identity());
+        break;
     }
     if (seen.insert(std::move(key)).second) out->push_back(e);
   }
@@ -1063,7 +1112,9 @@ std::optional<std::pair<size_t, Value>> search_expression(Renderer& r, const Val
   return std::nullopt;
 }
 
-Value f_has(Renderer& r, const Value& in, Args a, const FilterCall&) { return Value::boolean(search(r, in, a).has_value()); }
+Value f_has(Renderer& r, const Value& in, Args a, const FilterCall&) {
+  return Value::boolean(search(r, in, a).has_value());
+}
 Value f_find(Renderer& r, const Value& in, Args a, const FilterCall&) {
   auto found = search(r, in, a);
   return found ? found->second : Value::undefined();
@@ -1091,8 +1142,12 @@ Value f_find_index_exp(Renderer& r, const Value& in, Args, const FilterCall& cal
 std::optional<dates::Moment> moment(Renderer& r, const Value& v, const Value& zone_arg) {
   double ms;
   switch (v.kind()) {
-    case Kind::kNumber: ms = v.as_number() * 1000; break;
-    case Kind::kBool: ms = v.as_bool() ? 1 : 0; break;
+    case Kind::kNumber:
+      ms = v.as_number() * 1000;
+      break;
+    case Kind::kBool:
+      ms = v.as_bool() ? 1 : 0;
+      break;
     case Kind::kString: {
       std::string_view s = v.as_string();
       if (s == "now" || s == "today") {
@@ -1106,7 +1161,8 @@ std::optional<dates::Moment> moment(Renderer& r, const Value& v, const Value& zo
       }
       break;
     }
-    default: return std::nullopt;
+    default:
+      return std::nullopt;
   }
   ms = std::trunc(ms);  // TimeClip
   if (!dates::in_range(ms)) return std::nullopt;
@@ -1172,7 +1228,9 @@ Value date_to_string(Renderer& r, const Value& in, Args a, std::string_view mont
   return result(r, std::move(out));
 }
 
-Value f_date_to_string(Renderer& r, const Value& in, Args a, const FilterCall&) { return date_to_string(r, in, a, "%b"); }
+Value f_date_to_string(Renderer& r, const Value& in, Args a, const FilterCall&) {
+  return date_to_string(r, in, a, "%b");
+}
 Value f_date_to_long_string(Renderer& r, const Value& in, Args a, const FilterCall&) {
   return date_to_string(r, in, a, "%B");
 }
@@ -1228,14 +1286,22 @@ std::string utf8_with_replacements(std::string_view s) {
     }
     size_t need = 0;
     unsigned char lo = 0x80, hi = 0xBF;
-    if (c >= 0xC2 && c <= 0xDF) need = 1;
-    else if (c == 0xE0) need = 2, lo = 0xA0;
-    else if (c >= 0xE1 && c <= 0xEC) need = 2;
-    else if (c == 0xED) need = 2, hi = 0x9F;
-    else if (c >= 0xEE && c <= 0xEF) need = 2;
-    else if (c == 0xF0) need = 3, lo = 0x90;
-    else if (c >= 0xF1 && c <= 0xF3) need = 3;
-    else if (c == 0xF4) need = 3, hi = 0x8F;
+    if (c >= 0xC2 && c <= 0xDF)
+      need = 1;
+    else if (c == 0xE0)
+      need = 2, lo = 0xA0;
+    else if (c >= 0xE1 && c <= 0xEC)
+      need = 2;
+    else if (c == 0xED)
+      need = 2, hi = 0x9F;
+    else if (c >= 0xEE && c <= 0xEF)
+      need = 2;
+    else if (c == 0xF0)
+      need = 3, lo = 0x90;
+    else if (c >= 0xF1 && c <= 0xF3)
+      need = 3;
+    else if (c == 0xF4)
+      need = 3, hi = 0x8F;
     if (need == 0) {
       out += "\xEF\xBF\xBD";
       ++i;
@@ -1249,8 +1315,10 @@ std::string utf8_with_replacements(std::string_view s) {
       if (cc < l || cc > h) break;
       ++j, ++got;
     }
-    if (got == need) out.append(s.substr(i, j - i));
-    else out += "\xEF\xBF\xBD";
+    if (got == need)
+      out.append(s.substr(i, j - i));
+    else
+      out += "\xEF\xBF\xBD";
     i = j;
   }
   return out;
@@ -1264,8 +1332,10 @@ Value f_base64_decode(Renderer& r, const Value& in, Args, const FilterCall&) {
     if (c != '\t' && c != '\n' && c != '\f' && c != '\r' && c != ' ') clean.push_back(c);
   std::string body = clean;
   if (body.size() % 4 == 0) {
-    if (body.size() >= 2 && body.compare(body.size() - 2, 2, "==") == 0) body.resize(body.size() - 2);
-    else if (!body.empty() && body.back() == '=') body.pop_back();
+    if (body.size() >= 2 && body.compare(body.size() - 2, 2, "==") == 0)
+      body.resize(body.size() - 2);
+    else if (!body.empty() && body.back() == '=')
+      body.pop_back();
   }
   auto b64 = [](char c) -> int {
     if (c >= 'A' && c <= 'Z') return c - 'A';

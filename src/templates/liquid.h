@@ -49,10 +49,10 @@ struct RenderOptions {
   // The time of "now" / "today" in `date`; the system clock when null.
   const Clock* clock = nullptr;
   // Bounds against hostile or runaway templates; reaching one fails the render with kTooLarge.
-  std::size_t max_output_bytes = 1 << 20;         // the rendered text
-  std::size_t max_memory_bytes = 16 << 20;        // strings and arrays built while rendering
-  std::uint64_t max_loop_iterations = 100'000;    // all for/tablerow iterations together
-  std::uint64_t max_work = 50'000'000;            // roughly: characters and elements processed
+  std::size_t max_output_bytes = 1 << 20;       // the rendered text
+  std::size_t max_memory_bytes = 16 << 20;      // strings and arrays built while rendering
+  std::uint64_t max_loop_iterations = 100'000;  // all for/tablerow iterations together
+  std::uint64_t max_work = 50'000'000;          // roughly: characters and elements processed
 };
 
 // Where a template's text starts in its file, so errors inside a part of a larger file (a
@@ -67,8 +67,7 @@ inline constexpr std::size_t kMaxTemplateBytes = 1 << 20;
 
 class Template {
  public:
-  static Result<Template> compile(std::string_view text, std::string_view file = "template",
-                                  SourceOrigin origin = {});
+  static Result<Template> compile(std::string_view text, std::string_view file = "template", SourceOrigin origin = {});
 
   // Appends the output to `out`. On error `out` holds whatever was rendered before it.
   Status render_to(std::string& out, const nlohmann::json& context, const RenderOptions& options = {}) const;

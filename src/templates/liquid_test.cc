@@ -66,7 +66,8 @@ TEST(Liquid, EscapeModes) {
   RenderOptions html{.escape = Escape::kHtml};
   RenderOptions json{.escape = Escape::kJson};
   EXPECT_EQ(render("{{ s }}", ctx), "<a href=\"x\">Tom & 'Jerry'</a>\n");
-  EXPECT_EQ(render("<b>{{ s }}</b>", ctx, html), "<b>&lt;a href=&#34;x&#34;&gt;Tom &amp; &#39;Jerry&#39;&lt;/a&gt;\n</b>");
+  EXPECT_EQ(render("<b>{{ s }}</b>", ctx, html),
+            "<b>&lt;a href=&#34;x&#34;&gt;Tom &amp; &#39;Jerry&#39;&lt;/a&gt;\n</b>");
   EXPECT_EQ(render("{{ s | raw }}", ctx, html), "<a href=\"x\">Tom & 'Jerry'</a>\n");
   EXPECT_EQ(render("\"{{ s }}\"", ctx, json), "\"<a href=\\\"x\\\">Tom & 'Jerry'</a>\\n\"");
   EXPECT_EQ(render("{{ s | json }}", ctx, json), "\"<a href=\\\"x\\\">Tom & 'Jerry'</a>\\n\"");
@@ -116,10 +117,13 @@ TEST(Liquid, PositionsAreRelativeToTheOrigin) {
 }
 
 TEST(Liquid, RenderErrorsNamePlace) {
-  EXPECT_EQ(render("x\n {{ '%zz' | url_decode }}"), "RENDER ERROR: t.liquid:2:13: url_decode: malformed %-escape in the input");
-  EXPECT_EQ(render("{{ 0 | date: '%H', 'Mars/Olympus' }}"), "RENDER ERROR: t.liquid:1:8: date: unknown time zone \"Mars/Olympus\"");
+  EXPECT_EQ(render("x\n {{ '%zz' | url_decode }}"),
+            "RENDER ERROR: t.liquid:2:13: url_decode: malformed %-escape in the input");
+  EXPECT_EQ(render("{{ 0 | date: '%H', 'Mars/Olympus' }}"),
+            "RENDER ERROR: t.liquid:1:8: date: unknown time zone \"Mars/Olympus\"");
   RenderOptions bad_zone{.timezone = "Nowhere/Null"};
-  EXPECT_EQ(render("{{ 0 | date: '%H' }}", {}, bad_zone), "RENDER ERROR: t.liquid:1:8: date: unknown time zone \"Nowhere/Null\"");
+  EXPECT_EQ(render("{{ 0 | date: '%H' }}", {}, bad_zone),
+            "RENDER ERROR: t.liquid:1:8: date: unknown time zone \"Nowhere/Null\"");
 }
 
 TEST(Liquid, LimitsStopHostileTemplates) {
@@ -129,17 +133,30 @@ TEST(Liquid, LimitsStopHostileTemplates) {
     RenderOptions options;
     std::string error;
   } cases[] = {
-      {"loop iterations", "{% for a in (1..1000) %}{% for b in (1..1000) %}{% endfor %}{% endfor %}", {},
+      {"loop iterations",
+       "{% for a in (1..1000) %}{% for b in (1..1000) %}{% endfor %}{% endfor %}",
+       {},
        "t.liquid:1:25: loops ran more than the limit of 100000 iterations"},
-      {"range size", "{{ (1..100000000) | size }}", {}, "t.liquid:1:4: range (1..100000000) has more than 100000 elements"},
-      {"output size", "{% for a in (1..1000) %}{{ 'xxxxxxxxxx' }}{% endfor %}", {.max_output_bytes = 5000},
+      {"range size",
+       "{{ (1..100000000) | size }}",
+       {},
+       "t.liquid:1:4: range (1..100000000) has more than 100000 elements"},
+      {"output size",
+       "{% for a in (1..1000) %}{{ 'xxxxxxxxxx' }}{% endfor %}",
+       {.max_output_bytes = 5000},
        "t.liquid:1:25: the output is larger than the limit of 5000 bytes"},
-      {"memory", "{% assign s = 'ab' %}{% for i in (1..40) %}{% assign s = s | append: s %}{% endfor %}{{ s.size }}", {},
+      {"memory",
+       "{% assign s = 'ab' %}{% for i in (1..40) %}{% assign s = s | append: s %}{% endfor %}{{ s.size }}",
+       {},
        "t.liquid:1:62: rendering needs more than 16777216 bytes of memory"},
-      {"work", "{% capture s %}{% for i in (1..2000) %}xxxxxxxxxx{% endfor %}{% endcapture %}"
-               "{% for i in (1..50000) %}{% if s contains 'y' %}{% endif %}{% endfor %}", {},
+      {"work",
+       "{% capture s %}{% for i in (1..2000) %}xxxxxxxxxx{% endfor %}{% endcapture %}"
+       "{% for i in (1..50000) %}{% if s contains 'y' %}{% endif %}{% endfor %}",
+       {},
        "t.liquid:1:103: rendering takes more than the work limit (50000000 steps)"},
-      {"capture output", "{% capture s %}{% for i in (1..1000) %}xxxxxxxxxx{% endfor %}{% endcapture %}", {.max_output_bytes = 100},
+      {"capture output",
+       "{% capture s %}{% for i in (1..1000) %}xxxxxxxxxx{% endfor %}{% endcapture %}",
+       {.max_output_bytes = 100},
        "t.liquid:1:40: the output is larger than the limit of 100 bytes"},
   };
   for (const auto& c : cases) {
@@ -182,7 +199,8 @@ TEST(Liquid, HostileContextData) {
   // Comparing big values costs work in proportion.
   nlohmann::json big = nlohmann::json::array();
   for (int i = 0; i < 50000; ++i) big.push_back(i);
-  EXPECT_EQ(render("{% for i in (1..2000) %}{% if big == big %}{% endif %}{% endfor %}", {{"big", big}}, {.max_work = 1'000'000}),
+  EXPECT_EQ(render("{% for i in (1..2000) %}{% if big == big %}{% endif %}{% endfor %}", {{"big", big}},
+                   {.max_work = 1'000'000}),
             "RENDER ERROR: t.liquid:1:25: rendering takes more than the work limit (1000000 steps)");
 }
 

@@ -52,9 +52,9 @@ std::string suggestion(std::string_view word, const std::vector<std::string_view
 
 const std::vector<std::string_view>& tag_names() {
   static const std::vector<std::string_view> names = {
-      "if",  "elsif", "else",      "endif",     "unless",  "endunless", "case", "when",   "endcase",
-      "for", "endfor", "break",    "continue",  "tablerow", "endtablerow", "assign", "capture", "endcapture",
-      "comment", "endcomment", "raw", "endraw", "increment", "decrement", "cycle", "echo", "liquid"};
+      "if",      "elsif",      "else",  "endif",    "unless",    "endunless",   "case",   "when",    "endcase",
+      "for",     "endfor",     "break", "continue", "tablerow",  "endtablerow", "assign", "capture", "endcapture",
+      "comment", "endcomment", "raw",   "endraw",   "increment", "decrement",   "cycle",  "echo",    "liquid"};
   return names;
 }
 
@@ -173,14 +173,14 @@ class Parser {
         size_t tag_start = std::string_view::npos, close = 0;
         while (true) {
           q = s_.find("{%", q);
-          if (q == std::string_view::npos)
-            return fail(raw_at, "unclosed {% raw %}: expected {% endraw %}");
+          if (q == std::string_view::npos) return fail(raw_at, "unclosed {% raw %}: expected {% endraw %}");
           size_t k = q + 2;
           while (size_t b = text::markup_blank_at(s_, k)) k += b;
           size_t e = word_end(k, n);
           if (s_.substr(k, e - k) == "endraw") {
             close = s_.find("%}", e);
-            if (close == std::string_view::npos) return fail(static_cast<std::uint32_t>(q), "unclosed {% endraw: expected %}");
+            if (close == std::string_view::npos)
+              return fail(static_cast<std::uint32_t>(q), "unclosed {% endraw: expected %}");
             tag_start = q;
             break;
           }
@@ -279,8 +279,10 @@ class Parser {
         }
       }
       if (t.type == Token::Type::kTag) {
-        if (t.name == "raw") in_raw = true;
-        else if (t.name == "endraw") in_raw = false;
+        if (t.name == "raw")
+          in_raw = true;
+        else if (t.name == "endraw")
+          in_raw = false;
       }
       if (!in_raw && t.trim_right && i + 1 < out.size() && out[i + 1].type == Token::Type::kText) {
         Token& next = out[i + 1];
@@ -397,13 +399,26 @@ class Parser {
       auto hex = [](char h) { return (h >= '0' && h <= '9') || (h >= 'a' && h <= 'f') || (h >= 'A' && h <= 'F'); };
       auto hex_value = [](char h) { return h >= 'a' ? h - 'a' + 10 : h >= 'A' ? h - 'A' + 10 : h - '0'; };
       switch (c) {
-        case 'b': out.push_back('\b'), i += 2; continue;
-        case 'f': out.push_back('\f'), i += 2; continue;
-        case 'n': out.push_back('\n'), i += 2; continue;
-        case 'r': out.push_back('\r'), i += 2; continue;
-        case 't': out.push_back('\t'), i += 2; continue;
-        case 'v': out.push_back('\v'), i += 2; continue;
-        default: break;
+        case 'b':
+          out.push_back('\b'), i += 2;
+          continue;
+        case 'f':
+          out.push_back('\f'), i += 2;
+          continue;
+        case 'n':
+          out.push_back('\n'), i += 2;
+          continue;
+        case 'r':
+          out.push_back('\r'), i += 2;
+          continue;
+        case 't':
+          out.push_back('\t'), i += 2;
+          continue;
+        case 'v':
+          out.push_back('\v'), i += 2;
+          continue;
+        default:
+          break;
       }
       if (c == 'u') {
         char32_t v = 0;
@@ -414,7 +429,8 @@ class Parser {
       } else if (c >= '0' && c <= '7') {
         char32_t v = 0;
         size_t j = i + 1;
-        while (j < raw.size() && j <= i + 3 && raw[j] >= '0' && raw[j] <= '7') v = v * 8 + static_cast<char32_t>(raw[j++] - '0');
+        while (j < raw.size() && j <= i + 3 && raw[j] >= '0' && raw[j] <= '7')
+          v = v * 8 + static_cast<char32_t>(raw[j++] - '0');
         text::append_utf8(out, v);
         i = j;
       } else {
@@ -435,11 +451,16 @@ class Parser {
       auto at = static_cast<std::uint32_t>(pos_);
       pos_ += w.size();
       switch (code) {
-        case 0: return literal(at, Value::boolean(true));
-        case 1: return literal(at, Value::boolean(false));
-        case 2: return literal(at, Value::literal(Kind::kNil));
-        case 3: return literal(at, Value::literal(Kind::kEmpty));
-        default: return literal(at, Value::literal(Kind::kBlank));
+        case 0:
+          return literal(at, Value::boolean(true));
+        case 1:
+          return literal(at, Value::boolean(false));
+        case 2:
+          return literal(at, Value::literal(Kind::kNil));
+        case 3:
+          return literal(at, Value::literal(Kind::kEmpty));
+        default:
+          return literal(at, Value::literal(Kind::kBlank));
       }
     }
     return nullptr;
@@ -603,7 +624,7 @@ class Parser {
         e->root_dynamic = std::move(root.dynamic);
       } else {
         e->root_id = slot(root.type == PathSegment::Type::kIndex ? std::string_view(store(text::js_number(root.index)))
-                                                                  : root.name);
+                                                                 : root.name);
       }
       path.erase(path.begin());
     }
@@ -655,7 +676,8 @@ class Parser {
     constexpr int kMaxOperatorDepth = 256;
     std::vector<ExprPtr> stack;
     std::vector<int> depths;
-    static constexpr std::array<std::string_view, 9> kNames = {"==", "!=", "<", ">", "<=", ">=", "contains", "and", "or"};
+    static constexpr std::array<std::string_view, 9> kNames = {
+        "==", "!=", "<", ">", "<=", ">=", "contains", "and", "or"};
     for (auto& it : postfix) {
       if (!it.is_op) {
         stack.push_back(std::move(it.value));
@@ -677,7 +699,8 @@ class Parser {
         depths.pop_back();
       } else {
         if (stack.size() < 2) {
-          fail(it.offset, fmt::format("bad expression: \"{}\" needs a value on each side", kNames[static_cast<int>(it.op)]));
+          fail(it.offset,
+               fmt::format("bad expression: \"{}\" needs a value on each side", kNames[static_cast<int>(it.op)]));
           return nullptr;
         }
         e->kind = ExprKind::kBinary;
@@ -710,7 +733,9 @@ class Parser {
     fv.expr = read_expression();
     if (failed()) return false;
     if (!fv.expr) {
-      if (pos_ < end_) return fail(at, fmt::format("bad expression in {}: expected a value at {}", what, quote(s_.substr(pos_, end_ - pos_))));
+      if (pos_ < end_)
+        return fail(
+            at, fmt::format("bad expression in {}: expected a value at {}", what, quote(s_.substr(pos_, end_ - pos_))));
       return fail(at, fmt::format("expected a value in {}", what));
     }
     while (!at_end() && peek() == '|') {
@@ -723,7 +748,8 @@ class Parser {
       FilterCall call;
       call.offset = name_at;
       call.def = find_filter(name);
-      if (!call.def) return fail(name_at, fmt::format("unknown filter \"{}\"{}", name, suggestion(name, filter_names())));
+      if (!call.def)
+        return fail(name_at, fmt::format("unknown filter \"{}\"{}", name, suggestion(name, filter_names())));
       skip_blank();
       std::vector<std::uint32_t> arg_offsets;
       std::vector<ExprPtr> named;  // only default's allow_false: passed after the positional ones
@@ -751,8 +777,7 @@ class Parser {
               return fail(arg_at, fmt::format("filter \"{}\" has no argument named \"{}\"", name, key));
             named.push_back(std::move(value));
           } else {
-            if (!named.empty())
-              return fail(arg_at, fmt::format("filter \"{}\": an argument after a named one", name));
+            if (!named.empty()) return fail(arg_at, fmt::format("filter \"{}\": an argument after a named one", name));
             arg_offsets.push_back(arg_at);
             call.args.push_back(std::move(v));
           }
@@ -765,7 +790,7 @@ class Parser {
       const FilterDef& def = *call.def;
       if (call.args.size() < def.min_args || call.args.size() > def.max_args) {
         std::string wanted = def.min_args == def.max_args ? std::to_string(def.min_args)
-                             : fmt::format("{} to {}", def.min_args, def.max_args);
+                                                          : fmt::format("{} to {}", def.min_args, def.max_args);
         return fail(name_at, fmt::format("filter \"{}\" takes {} argument{}, not {}", name, wanted,
                                          def.max_args == 1 ? "" : "s", call.args.size()));
       }
@@ -799,7 +824,8 @@ class Parser {
     size_t saved_pos = pos_, saved_end = end_;
     set_markup(body_at, body_at + body.size());
     auto fv = std::make_unique<FilteredValue>();
-    bool ok = read_filtered_value(*fv, fmt::format("the expression of {}", name)) && expect_end(fmt::format("the expression of {}", name));
+    bool ok = read_filtered_value(*fv, fmt::format("the expression of {}", name)) &&
+              expect_end(fmt::format("the expression of {}", name));
     set_markup(saved_pos, saved_end);
     if (!ok) return false;
     call.lambda = std::move(fv);
@@ -889,22 +915,23 @@ class Parser {
       if (!read_filtered_value(node->branches.back().condition, tag) || !expect_end(tag)) return false;
       bool seen_else = false;
       std::string_view end = unless ? "endunless" : "endif";
-      bool ok = parse_body(t, node->branches.back().body, {"elsif", "else", end}, depth, [&](const Token& mid) -> Block* {
-        if (seen_else) {
-          fail(mid.begin, fmt::format("unexpected {{% {} %}} after {{% else %}}", mid.name));
-          return nullptr;
-        }
-        if (mid.name == "else") {
-          seen_else = true;
-          if (!no_arguments(mid)) return nullptr;
-          return &node->otherwise;
-        }
-        node->branches.emplace_back();
-        set_markup(mid.args, mid.hi);
-        if (!read_filtered_value(node->branches.back().condition, "{% elsif %}") || !expect_end("{% elsif %}"))
-          return nullptr;
-        return &node->branches.back().body;
-      });
+      bool ok =
+          parse_body(t, node->branches.back().body, {"elsif", "else", end}, depth, [&](const Token& mid) -> Block* {
+            if (seen_else) {
+              fail(mid.begin, fmt::format("unexpected {{% {} %}} after {{% else %}}", mid.name));
+              return nullptr;
+            }
+            if (mid.name == "else") {
+              seen_else = true;
+              if (!no_arguments(mid)) return nullptr;
+              return &node->otherwise;
+            }
+            node->branches.emplace_back();
+            set_markup(mid.args, mid.hi);
+            if (!read_filtered_value(node->branches.back().condition, "{% elsif %}") || !expect_end("{% elsif %}"))
+              return nullptr;
+            return &node->branches.back().body;
+          });
       if (!ok) return false;
       block.push_back(std::move(node));
       return true;
@@ -966,7 +993,8 @@ class Parser {
       size_t collection_at = pos_;
       node->collection = read_value();
       if (failed()) return false;
-      if (!node->collection) return fail(static_cast<std::uint32_t>(collection_at), fmt::format("expected a collection in {}", tag));
+      if (!node->collection)
+        return fail(static_cast<std::uint32_t>(collection_at), fmt::format("expected a collection in {}", tag));
       std::string_view collection_text = s_.substr(collection_at, pos_ - collection_at);
       node->name = store(fmt::format("{}-{}", var, collection_text));
       node->slot = slot(var);
@@ -992,8 +1020,10 @@ class Parser {
         ExprPtr v = read_value();
         if (failed()) return false;
         if (!v) return fail(value_at, fmt::format("expected a value for {}", param));
-        if (param == "limit") node->limit = std::move(v);
-        else if (param == "cols") node->cols = std::move(v);
+        if (param == "limit")
+          node->limit = std::move(v);
+        else if (param == "cols")
+          node->cols = std::move(v);
         else {
           node->offset_continue = !tablerow && v->kind == ExprKind::kVariable && v->path.empty() && v->root_id >= 0 &&
                                   p_.slot_names[static_cast<size_t>(v->root_id)] == "continue";
@@ -1026,7 +1056,8 @@ class Parser {
       std::string_view var = read_identifier();
       if (var.empty()) return fail(at, "expected a variable name in {% assign %}");
       skip_blank();
-      if (peek() != '=') return fail(static_cast<std::uint32_t>(pos_), fmt::format("expected \"=\" after assign {}", var));
+      if (peek() != '=')
+        return fail(static_cast<std::uint32_t>(pos_), fmt::format("expected \"=\" after assign {}", var));
       ++pos_;
       node->slot = slot(var);
       if (!read_filtered_value(node->value, tag) || !expect_end(tag)) return false;
@@ -1048,7 +1079,8 @@ class Parser {
       if (var.empty()) return fail(at, "expected a variable name in {% capture %}");
       if (!expect_end(tag)) return false;
       node->slot = slot(var);
-      if (!parse_body(t, node->body, {"endcapture"}, depth, [](const Token&) -> Block* { return nullptr; })) return false;
+      if (!parse_body(t, node->body, {"endcapture"}, depth, [](const Token&) -> Block* { return nullptr; }))
+        return false;
       block.push_back(std::move(node));
       return true;
     }
@@ -1179,8 +1211,9 @@ class Parser {
     if (n == "include" || n == "render" || n == "layout" || n == "block")
       return fail(at, fmt::format("{} is not supported: a template is one file (use assign and capture instead)", tag));
 
-    static const std::vector<std::string_view> kMiddle = {"elsif", "else", "when", "endif", "endunless", "endcase",
-                                                          "endfor", "endtablerow", "endcapture", "endcomment", "endraw"};
+    static const std::vector<std::string_view> kMiddle = {"elsif",      "else",       "when",   "endif",
+                                                          "endunless",  "endcase",    "endfor", "endtablerow",
+                                                          "endcapture", "endcomment", "endraw"};
     if (std::find(kMiddle.begin(), kMiddle.end(), n) != kMiddle.end()) {
       if (open_.empty()) return fail(at, fmt::format("unexpected {}: no block is open", tag));
       const Open& o = open_.back();
@@ -1206,13 +1239,14 @@ std::string Program::where(std::uint32_t offset) const {
   return fmt::format("{}:{}:{}", file, line, column);
 }
 
-Result<std::shared_ptr<const Program>> parse_program(std::string_view text, std::string_view file, SourceOrigin origin) {
+Result<std::shared_ptr<const Program>> parse_program(std::string_view text, std::string_view file,
+                                                     SourceOrigin origin) {
   auto program = std::make_shared<Program>();
   program->file = std::string(file);
   program->origin = origin;
   if (text.size() > kMaxTemplateBytes)
-    return Status(StatusCode::kTooLarge,
-                  fmt::format("{}: template is {} bytes, more than the limit of {}", file, text.size(), kMaxTemplateBytes));
+    return Status(StatusCode::kTooLarge, fmt::format("{}: template is {} bytes, more than the limit of {}", file,
+                                                     text.size(), kMaxTemplateBytes));
   program->source = std::string(text);
   program->line_starts.push_back(0);
   for (size_t i = 0; i < text.size(); ++i)

@@ -44,7 +44,7 @@ struct Expr {
   ExprPtr root_dynamic;
   ExprPtr base;
   std::vector<PathSegment> path;
-  Op op = Op::kEq;  // kBinary
+  Op op = Op::kEq;   // kBinary
   ExprPtr lhs, rhs;  // kBinary, kRange (lhs..rhs), kNot (lhs)
 };
 
@@ -79,13 +79,24 @@ std::vector<std::string_view> filter_names();
 struct FilterCall {
   const FilterDef* def = nullptr;
   std::uint32_t offset = 0;
-  std::vector<ExprPtr> args;  // positional, then default's allow_false
-  int lambda_slot = -1;                                    // kLambda: the item variable
-  std::unique_ptr<FilteredValue> lambda;                   // kLambda: the expression
+  std::vector<ExprPtr> args;              // positional, then default's allow_false
+  int lambda_slot = -1;                   // kLambda: the item variable
+  std::unique_ptr<FilteredValue> lambda;  // kLambda: the expression
 };
 
 enum class NodeKind : std::uint8_t {
-  kText, kOutput, kIf, kCase, kFor, kTablerow, kAssign, kCapture, kBreak, kContinue, kCounter, kCycle,
+  kText,
+  kOutput,
+  kIf,
+  kCase,
+  kFor,
+  kTablerow,
+  kAssign,
+  kCapture,
+  kBreak,
+  kContinue,
+  kCounter,
+  kCycle,
 };
 
 struct Node {
@@ -133,7 +144,7 @@ struct ForNode : Node {  // for and tablerow
   int slot = -1;       // the item variable
   int loop_slot = -1;  // forloop / tablerowloop
   ExprPtr collection;
-  std::string_view name;  // "item-collection text": forloop.name and the offset:continue key
+  std::string_view name;              // "item-collection text": forloop.name and the offset:continue key
   ExprPtr limit, offset_param, cols;  // offset_param: offset (Node::offset is the position)
   bool offset_continue = false;
   bool reversed = false;
@@ -170,7 +181,7 @@ struct Program {
   SourceOrigin origin;
   std::string source;
   std::vector<std::uint32_t> line_starts;
-  std::deque<std::string> strings;  // literals with escapes, loop names
+  std::deque<std::string> strings;     // literals with escapes, loop names
   std::deque<std::string> slot_names;  // a deque: views of its strings stay valid as names are added
   std::unordered_map<std::string_view, int> slots;
   Block root;

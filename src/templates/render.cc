@@ -87,7 +87,8 @@ const date::time_zone* Renderer::default_zone() { return zone(options_.timezone)
 
 bool Renderer::check_output() {
   if (out_->size() <= options_.max_output_bytes) return true;
-  fail(StatusCode::kTooLarge, fmt::format("the output is larger than the limit of {} bytes", options_.max_output_bytes));
+  fail(StatusCode::kTooLarge,
+       fmt::format("the output is larger than the limit of {} bytes", options_.max_output_bytes));
   return false;
 }
 
@@ -169,8 +170,12 @@ void Renderer::render_node(const Node& node) {
       if (!hit) render_block(n.otherwise);
       return;
     }
-    case NodeKind::kFor: render_for(static_cast<const ForNode&>(node)); return;
-    case NodeKind::kTablerow: render_tablerow(static_cast<const ForNode&>(node)); return;
+    case NodeKind::kFor:
+      render_for(static_cast<const ForNode&>(node));
+      return;
+    case NodeKind::kTablerow:
+      render_tablerow(static_cast<const ForNode&>(node));
+      return;
     case NodeKind::kAssign: {
       const auto& n = static_cast<const AssignNode&>(node);
       Value v = eval_filtered(n.value);
@@ -189,8 +194,12 @@ void Renderer::render_node(const Node& node) {
       assigned_[static_cast<size_t>(n.slot)] = {keep(std::move(captured)), true};
       return;
     }
-    case NodeKind::kBreak: interrupt_ = Interrupt::kBreak; return;
-    case NodeKind::kContinue: interrupt_ = Interrupt::kContinue; return;
+    case NodeKind::kBreak:
+      interrupt_ = Interrupt::kBreak;
+      return;
+    case NodeKind::kContinue:
+      interrupt_ = Interrupt::kContinue;
+      return;
     case NodeKind::kCounter: {
       const auto& n = static_cast<const CounterNode&>(node);
       Slot& c = counters_[static_cast<size_t>(n.slot)];
@@ -232,7 +241,8 @@ Value Renderer::enumerable(const Value& raw) {
   Value v = js::to_value(raw, arena_);
   switch (v.kind()) {
     case Kind::kJsonArray:
-    case Kind::kArray: return v;
+    case Kind::kArray:
+      return v;
     case Kind::kString: {
       if (v.as_string().empty()) break;
       ArrayData* a = arena_.new_array();
@@ -256,7 +266,8 @@ Value Renderer::enumerable(const Value& raw) {
       arena_.charge(pairs->size() * 3 * sizeof(Value));
       return Value::array(pairs);
     }
-    default: break;
+    default:
+      break;
   }
   return Value::array(arena_.new_array());
 }
@@ -425,7 +436,8 @@ Value Renderer::call_lambda(const FilterCall& call, const Value& item) {
 
 Value Renderer::eval(const Expr& e) {
   switch (e.kind) {
-    case ExprKind::kLiteral: return e.literal;
+    case ExprKind::kLiteral:
+      return e.literal;
     case ExprKind::kVariable: {
       Value v;
       if (e.base) {
@@ -440,9 +452,15 @@ Value Renderer::eval(const Expr& e) {
       }
       for (const auto& seg : e.path) {
         switch (seg.type) {
-          case PathSegment::Type::kName: v = js::read_property(v, seg.name, arena_); break;
-          case PathSegment::Type::kIndex: v = js::read_property(v, Value::number(seg.index), arena_); break;
-          case PathSegment::Type::kDynamic: v = js::read_property(v, eval(*seg.dynamic), arena_); break;
+          case PathSegment::Type::kName:
+            v = js::read_property(v, seg.name, arena_);
+            break;
+          case PathSegment::Type::kIndex:
+            v = js::read_property(v, Value::number(seg.index), arena_);
+            break;
+          case PathSegment::Type::kDynamic:
+            v = js::read_property(v, eval(*seg.dynamic), arena_);
+            break;
         }
       }
       return v;
@@ -466,7 +484,8 @@ Value Renderer::eval(const Expr& e) {
       }
       return Value::array(a);
     }
-    case ExprKind::kNot: return Value::boolean(!js::liquid_truthy(js::to_value(eval(*e.lhs), arena_)));
+    case ExprKind::kNot:
+      return Value::boolean(!js::liquid_truthy(js::to_value(eval(*e.lhs), arena_)));
     case ExprKind::kBinary: {
       if (e.op == Op::kAnd || e.op == Op::kOr) {
         bool l = js::liquid_truthy(js::to_value(eval(*e.lhs), arena_));
@@ -484,12 +503,18 @@ Value Renderer::eval(const Expr& e) {
       };
       if (e.op != Op::kContains && !charge(cost(l) + cost(r))) return Value::undefined();
       switch (e.op) {
-        case Op::kEq: return Value::boolean(js::equals(l, r));
-        case Op::kNe: return Value::boolean(!js::equals(l, r));
-        case Op::kLt: return Value::boolean(js::compare(l, r, js::Relation::kLess));
-        case Op::kGt: return Value::boolean(js::compare(l, r, js::Relation::kGreater));
-        case Op::kLe: return Value::boolean(js::compare(l, r, js::Relation::kLessEqual));
-        case Op::kGe: return Value::boolean(js::compare(l, r, js::Relation::kGreaterEqual));
+        case Op::kEq:
+          return Value::boolean(js::equals(l, r));
+        case Op::kNe:
+          return Value::boolean(!js::equals(l, r));
+        case Op::kLt:
+          return Value::boolean(js::compare(l, r, js::Relation::kLess));
+        case Op::kGt:
+          return Value::boolean(js::compare(l, r, js::Relation::kGreater));
+        case Op::kLe:
+          return Value::boolean(js::compare(l, r, js::Relation::kLessEqual));
+        case Op::kGe:
+          return Value::boolean(js::compare(l, r, js::Relation::kGreaterEqual));
         case Op::kContains: {
           Value lv = js::to_value(l, arena_);
           if (lv.is_array()) {
@@ -506,7 +531,8 @@ Value Renderer::eval(const Expr& e) {
           }
           return Value::boolean(false);
         }
-        default: return Value::undefined();
+        default:
+          return Value::undefined();
       }
     }
   }
@@ -528,7 +554,8 @@ Value Renderer::eval_filtered(const FilteredValue& fv) {
     }
     v = call.def->fn(*this, v, std::span<const Value>(args, n), call);
     if (arena_.bytes() > options_.max_memory_bytes && !failed())
-      fail(StatusCode::kTooLarge, fmt::format("rendering needs more than {} bytes of memory", options_.max_memory_bytes));
+      fail(StatusCode::kTooLarge,
+           fmt::format("rendering needs more than {} bytes of memory", options_.max_memory_bytes));
   }
   return v;
 }

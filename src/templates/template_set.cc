@@ -19,10 +19,10 @@ struct TemplateFile {
   Channel channel = Channel::kEmail;
   std::optional<Template> variant_by;
   std::string method = "POST";
-  std::map<std::string, Template> fields;                              // subject, preheader, from, ...
-  std::map<std::string, Template> headers;                             // webhook
-  std::map<std::string, std::map<std::string, Template>> overrides;    // variant -> field -> template
-  std::map<std::pair<std::string, std::string>, Template> parts;       // (part, variant or "")
+  std::map<std::string, Template> fields;                            // subject, preheader, from, ...
+  std::map<std::string, Template> headers;                           // webhook
+  std::map<std::string, std::map<std::string, Template>> overrides;  // variant -> field -> template
+  std::map<std::pair<std::string, std::string>, Template> parts;     // (part, variant or "")
   std::set<std::string> variants;
 };
 
@@ -40,19 +40,29 @@ struct ChannelSpec {
 };
 
 const ChannelSpec& spec(Channel c) {
-  static const ChannelSpec kEmail{{"subject", "preheader", "from", "reply_to"}, {"subject"}, {"html", "text"}, "html", {"html"}, "an email template"};
+  static const ChannelSpec kEmail{{"subject", "preheader", "from", "reply_to"},
+                                  {"subject"},
+                                  {"html", "text"},
+                                  "html",
+                                  {"html"},
+                                  "an email template"};
   static const ChannelSpec kSms{{"from"}, {}, {"text"}, "text", {"text"}, "an SMS template"};
   static const ChannelSpec kWebhook{{"url"}, {}, {"body"}, "body", {"body"}, "a webhook template"};
   switch (c) {
-    case Channel::kEmail: return kEmail;
-    case Channel::kSms: return kSms;
-    case Channel::kWebhook: return kWebhook;
+    case Channel::kEmail:
+      return kEmail;
+    case Channel::kSms:
+      return kSms;
+    case Channel::kWebhook:
+      return kWebhook;
   }
   return kEmail;
 }
 
 // Fields whose rendered value goes into a header line: no line breaks allowed.
-bool single_line(std::string_view field) { return field == "subject" || field == "from" || field == "reply_to" || field == "url"; }
+bool single_line(std::string_view field) {
+  return field == "subject" || field == "from" || field == "reply_to" || field == "url";
+}
 
 std::string list(const std::vector<std::string_view>& words) {
   std::string out;
@@ -100,7 +110,10 @@ class Positions {
     int col = static_cast<int>(text::code_point_count(text_.substr(start, offset - start))) + 1;
     return {static_cast<int>(line), col};
   }
-  size_t line_start(int line) const { return line >= 1 && static_cast<size_t>(line) <= starts_.size() ? starts_[static_cast<size_t>(line - 1)] : text_.size(); }
+  size_t line_start(int line) const {
+    return line >= 1 && static_cast<size_t>(line) <= starts_.size() ? starts_[static_cast<size_t>(line - 1)]
+                                                                    : text_.size();
+  }
 
  private:
   std::string_view text_;
@@ -175,7 +188,9 @@ class FileLoader {
       return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
     });
     if (!channel || !name_ok) {
-      problem(1, 1, "a template file is named NAME.email.liquid, NAME.sms.liquid or NAME.webhook.liquid, with NAME of a-z, 0-9, - and _");
+      problem(1, 1,
+              "a template file is named NAME.email.liquid, NAME.sms.liquid or NAME.webhook.liquid, with NAME of a-z, "
+              "0-9, - and _");
       return false;
     }
     f_->name = name;
@@ -282,7 +297,8 @@ class FileLoader {
         load_variants(value, s);
       } else if (key == "method" && f_->channel == Channel::kWebhook) {
         std::string m = value.IsScalar() ? value.Scalar() : "";
-        std::transform(m.begin(), m.end(), m.begin(), [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+        std::transform(m.begin(), m.end(), m.begin(),
+                       [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
         static const std::set<std::string> kMethods = {"GET", "POST", "PUT", "PATCH", "DELETE"};
         if (!kMethods.count(m))
           yaml_problem(value, "method must be GET, POST, PUT, PATCH or DELETE");
@@ -482,7 +498,9 @@ class FileLoader {
         saw_part_tag = true;
         if (open) {
           auto [l, c] = pos_.at(open->tag);
-          problem_at(j, fmt::format("{{% part %}} inside {{% part {} %}} opened at {}:{}: expected {{% endpart %}} first", open->name, l, c));
+          problem_at(j,
+                     fmt::format("{{% part %}} inside {{% part {} %}} opened at {}:{}: expected {{% endpart %}} first",
+                                 open->name, l, c));
           parts_failed_ = true;
           return;
         }
@@ -496,8 +514,10 @@ class FileLoader {
         } else {
           size_t k = b;
           while (k < n && (text_[k] == ' ' || text_[k] == '\t')) ++k;
-          if (k < n && text_[k] == '\r' && k + 1 < n && text_[k + 1] == '\n') b = k + 2;
-          else if (k < n && text_[k] == '\n') b = k + 1;
+          if (k < n && text_[k] == '\r' && k + 1 < n && text_[k + 1] == '\n')
+            b = k + 2;
+          else if (k < n && text_[k] == '\n')
+            b = k + 1;
         }
         p.begin = b;
         open = p;
@@ -609,8 +629,9 @@ class FileLoader {
     for (const auto& [key, t] : f_->parts) {
       if (!key.second.empty() && !f_->parts.count({key.first, ""})) {
         auto [l, c] = variant_at_.count(key.second) ? variant_at_[key.second] : body_at_;
-        problem(l, c, fmt::format("{{% part {} variant: {} %}} has no default {{% part {} %}} for the other values", key.first,
-                                  key.second, key.first));
+        problem(l, c,
+                fmt::format("{{% part {} variant: {} %}} has no default {{% part {} %}} for the other values",
+                            key.first, key.second, key.first));
       }
     }
     if (!f_->variants.empty() && !f_->variant_by) {
@@ -646,9 +667,12 @@ Status no_line_breaks(const TemplateFile& f, std::string_view what, const std::s
 
 std::string_view channel_name(Channel c) {
   switch (c) {
-    case Channel::kEmail: return "email";
-    case Channel::kSms: return "sms";
-    case Channel::kWebhook: return "webhook";
+    case Channel::kEmail:
+      return "email";
+    case Channel::kSms:
+      return "sms";
+    case Channel::kWebhook:
+      return "webhook";
   }
   return "email";
 }
@@ -705,8 +729,9 @@ bool TemplateSet::add(const std::string& file, std::string_view text, std::vecto
   if (!f) return false;
   auto key = std::make_pair(f->name, f->channel);
   if (files_.count(key)) {
-    problems.push_back({file, 1, 1, fmt::format("a second {}.{} template (the first is {})", f->name,
-                                                channel_name(f->channel), files_[key]->path)});
+    problems.push_back({file, 1, 1,
+                        fmt::format("a second {}.{} template (the first is {})", f->name, channel_name(f->channel),
+                                    files_[key]->path)});
     return false;
   }
   files_.emplace(key, std::move(f));
@@ -735,7 +760,8 @@ Result<RenderedMessage> TemplateSet::render(std::string_view name, Channel chann
                                             const RenderOptions& options) const {
   auto it = files_.find({std::string(name), channel});
   if (it == files_.end())
-    return not_found(fmt::format("no {} template \"{}\" ({}.{}.liquid)", channel_name(channel), name, name, channel_name(channel)));
+    return not_found(
+        fmt::format("no {} template \"{}\" ({}.{}.liquid)", channel_name(channel), name, name, channel_name(channel)));
   const TemplateFile& f = *it->second;
   RenderedMessage m;
   m.name = f.name;
@@ -806,8 +832,9 @@ Result<RenderedMessage> TemplateSet::render(std::string_view name, Channel chann
         std::string what = e.what();
         size_t colon = what.find(": ", what.find("column"));
         std::string detail = colon == std::string::npos ? what : what.substr(colon + 2);
-        return invalid_argument(fmt::format("{}: the rendered body{} is not valid JSON at line {}, column {}: {}", f.path,
-                                            m.variant.empty() ? "" : " (variant " + m.variant + ")", line, col, detail));
+        return invalid_argument(fmt::format("{}: the rendered body{} is not valid JSON at line {}, column {}: {}",
+                                            f.path, m.variant.empty() ? "" : " (variant " + m.variant + ")", line, col,
+                                            detail));
       }
       break;
     }

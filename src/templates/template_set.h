@@ -60,10 +60,10 @@ struct RenderedMessage {
   std::string html;       // email
   std::string text;       // email (when the file has a text part), sms
 
-  std::string method;  // webhook: GET, POST, PUT, PATCH or DELETE
-  std::string url;     // webhook (when the file sets it)
+  std::string method;                                        // webhook: GET, POST, PUT, PATCH or DELETE
+  std::string url;                                           // webhook (when the file sets it)
   std::vector<std::pair<std::string, std::string>> headers;  // webhook, sorted by name
-  std::string body;    // webhook: valid JSON text
+  std::string body;                                          // webhook: valid JSON text
 
   nlohmann::json to_json() const;
 };

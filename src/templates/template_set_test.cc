@@ -44,7 +44,9 @@ TEST(TemplateFiles, InvalidFilesReportEveryProblemWithPosition) {
 }
 
 nlohmann::json person(const std::string& segment) {
-  return {{"user", {{"userId", "u 1/2"}, {"traits", {{"first_name", "Ada"}, {"segment", segment}, {"tags", {"a", "b\"c"}}, {"score", 2.5}}}}},
+  return {{"user",
+           {{"userId", "u 1/2"},
+            {"traits", {{"first_name", "Ada"}, {"segment", segment}, {"tags", {"a", "b\"c"}}, {"score", 2.5}}}}},
           {"event", {{"properties", {{"form", "whitepaper"}, {"at", "2026-06-01T16:30:00Z"}}}}},
           {"journey", {{"id", "conversion-from-web"}}}};
 }
@@ -108,7 +110,8 @@ TEST(TemplateFiles, SmsAndWebhook) {
   auto broken = set->render("crm-lead", Channel::kWebhook, bad);
   ASSERT_FALSE(broken.is_ok());
   EXPECT_EQ(broken.status().code(), StatusCode::kInvalidArgument);
-  EXPECT_NE(broken.status().message().find("crm-lead.webhook.liquid: the rendered body is not valid JSON at line 5, column 12: "),
+  EXPECT_NE(broken.status().message().find(
+                "crm-lead.webhook.liquid: the rendered body is not valid JSON at line 5, column 12: "),
             std::string::npos)
       << broken.status().message();
 }
@@ -124,7 +127,8 @@ TEST(TemplateFiles, RenderErrors) {
   injected["user"]["traits"]["first_name"] = "Ada\r\nBcc: all@example.com";
   auto m = set->render("offer", Channel::kEmail, injected);
   ASSERT_FALSE(m.is_ok());
-  EXPECT_NE(m.status().message().find("offer.email.liquid: the rendered subject contains a line break"), std::string::npos);
+  EXPECT_NE(m.status().message().find("offer.email.liquid: the rendered subject contains a line break"),
+            std::string::npos);
 
   auto tight = set->render("offer", Channel::kEmail, person("x"), {.max_output_bytes = 10});
   EXPECT_EQ(tight.status().code(), StatusCode::kTooLarge);
@@ -163,8 +167,18 @@ TEST(TemplateFiles, SeedJourneyTemplates) {
   RenderOptions options{.timezone = "Europe/Stockholm", .clock = &clock};
   for (const auto& segment : {"student", "urban-couple", "gold", "none"}) {
     nlohmann::json ctx = {
-        {"user", {{"userId", "u-1"}, {"traits", {{"first_name", "Maja"}, {"segment", segment}, {"tier", "Gold"}, {"plan", "team"}, {"timezone", "Europe/Stockholm"}}}}},
-        {"event", {{"event", "Form Submitted"}, {"timestamp", "2026-03-08T14:00:00Z"}, {"properties", {{"title", "The Guide"}, {"download_url", "https://acme.example/d?id=1&t=2"}}}}},
+        {"user",
+         {{"userId", "u-1"},
+          {"traits",
+           {{"first_name", "Maja"},
+            {"segment", segment},
+            {"tier", "Gold"},
+            {"plan", "team"},
+            {"timezone", "Europe/Stockholm"}}}}},
+        {"event",
+         {{"event", "Form Submitted"},
+          {"timestamp", "2026-03-08T14:00:00Z"},
+          {"properties", {{"title", "The Guide"}, {"download_url", "https://acme.example/d?id=1&t=2"}}}}},
         {"journey", {{"id", "onboarding"}}}};
     for (const auto& [name, channel] : set->keys()) {
       auto m = set->render(name, channel, ctx, options);
@@ -181,18 +195,21 @@ TEST(TemplateFiles, SeedJourneyTemplates) {
   ASSERT_TRUE(welcome.is_ok());
   EXPECT_EQ(welcome->subject, "Welcome to Acme Campus, Maja!");
   EXPECT_EQ(welcome->variant, "student");
-  auto confirmation = set->render("whitepaper-confirmation", Channel::kEmail,
-                                  {{"event", {{"properties", {{"download_url", "https://acme.example/d?id=1&t=2"}}}}}}, options);
+  auto confirmation =
+      set->render("whitepaper-confirmation", Channel::kEmail,
+                  {{"event", {{"properties", {{"download_url", "https://acme.example/d?id=1&t=2"}}}}}}, options);
   ASSERT_TRUE(confirmation.is_ok());
   EXPECT_NE(confirmation->html.find("href=\"https://acme.example/d?id=1&amp;t=2\""), std::string::npos);
   EXPECT_NE(confirmation->text.find("https://acme.example/d?id=1&t=2"), std::string::npos);
   auto sms = set->render("check-in", Channel::kSms, student, options);
   ASSERT_TRUE(sms.is_ok());
   EXPECT_EQ(sms->from, "Acme");
-  EXPECT_EQ(sms->text, "Hi Maja, it's Acme. How is your first week going? Reply 1-5 (5 = great). Reply STOP to opt out.");
+  EXPECT_EQ(sms->text,
+            "Hi Maja, it's Acme. How is your first week going? Reply 1-5 (5 = great). Reply STOP to opt out.");
   auto offer = set->render("win-back-offer", Channel::kEmail, {{"user", {{"traits", {{"currency", "EUR"}}}}}}, options);
   ASSERT_TRUE(offer.is_ok());
-  EXPECT_NE(offer->html.find("<strong>14.50 EUR</strong> a month instead of 29.00 EUR"), std::string::npos) << offer->html;
+  EXPECT_NE(offer->html.find("<strong>14.50 EUR</strong> a month instead of 29.00 EUR"), std::string::npos)
+      << offer->html;
   EXPECT_NE(offer->html.find("The offer ends on March 24."), std::string::npos) << offer->html;
 }
 

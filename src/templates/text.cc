@@ -106,20 +106,19 @@ bool valid_utf8(std::string_view s) {
 
 bool is_markup_blank(char32_t cp) {
   if (cp < 0x80) return (cp >= 9 && cp <= 13) || cp == ' ';
-  return cp == 0xA0 || cp == 0x1680 || cp == 0x180E || (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 ||
-         cp == 0x2029 || cp == 0x202F || cp == 0x205F || cp == 0x3000;
+  return cp == 0xA0 || cp == 0x1680 || cp == 0x180E || (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 || cp == 0x2029 ||
+         cp == 0x202F || cp == 0x205F || cp == 0x3000;
 }
 
 bool is_js_space(char32_t cp) {
   if (cp < 0x80) return (cp >= 9 && cp <= 13) || cp == ' ';
-  return cp == 0xA0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 || cp == 0x2029 ||
-         cp == 0x202F || cp == 0x205F || cp == 0x3000 || cp == 0xFEFF;
+  return cp == 0xA0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 || cp == 0x2029 || cp == 0x202F ||
+         cp == 0x205F || cp == 0x3000 || cp == 0xFEFF;
 }
 
 bool is_word(char32_t cp) {
   if (cp < 0x80) {
-    return (cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z') || (cp >= '0' && cp <= '9') || cp == '_' ||
-           cp == '-';
+    return (cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z') || (cp >= '0' && cp <= '9') || cp == '_' || cp == '-';
   }
   return !is_markup_blank(cp) && cp != 0x201C && cp != 0x201D;
 }
@@ -241,15 +240,28 @@ double js_string_to_number(std::string_view s) {
   if (s.size() > 2 && s[0] == '0' && (s[1] | 0x20) != 'e' && !(s[1] >= '0' && s[1] <= '9') && s[1] != '.') {
     int base = 0;
     switch (s[1]) {
-      case 'x': case 'X': base = 16; break;
-      case 'o': case 'O': base = 8; break;
-      case 'b': case 'B': base = 2; break;
-      default: return kNaN;
+      case 'x':
+      case 'X':
+        base = 16;
+        break;
+      case 'o':
+      case 'O':
+        base = 8;
+        break;
+      case 'b':
+      case 'B':
+        base = 2;
+        break;
+      default:
+        return kNaN;
     }
     double value = 0;
     for (size_t i = 2; i < s.size(); ++i) {
       char c = s[i];
-      int d = (c >= '0' && c <= '9') ? c - '0' : (c >= 'a' && c <= 'f') ? c - 'a' + 10 : (c >= 'A' && c <= 'F') ? c - 'A' + 10 : 99;
+      int d = (c >= '0' && c <= '9')   ? c - '0'
+              : (c >= 'a' && c <= 'f') ? c - 'a' + 10
+              : (c >= 'A' && c <= 'F') ? c - 'A' + 10
+                                       : 99;
       if (d >= base) return kNaN;
       value = value * base + d;
     }
@@ -261,7 +273,8 @@ double js_string_to_number(std::string_view s) {
     negative = body[0] == '-';
     body.remove_prefix(1);
   }
-  if (body == "Infinity") return negative ? -std::numeric_limits<double>::infinity() : std::numeric_limits<double>::infinity();
+  if (body == "Infinity")
+    return negative ? -std::numeric_limits<double>::infinity() : std::numeric_limits<double>::infinity();
   // StrUnsignedDecimalLiteral: digits [. digits] | . digits, then an optional exponent.
   size_t i = 0;
   size_t int_digits = 0, frac_digits = 0;
@@ -376,12 +389,23 @@ void append_html_escaped(std::string& out, std::string_view s) {
   for (size_t i = 0; i < s.size(); ++i) {
     const char* rep;
     switch (s[i]) {
-      case '&': rep = "&amp;"; break;
-      case '<': rep = "&lt;"; break;
-      case '>': rep = "&gt;"; break;
-      case '"': rep = "&#34;"; break;
-      case '\'': rep = "&#39;"; break;
-      default: continue;
+      case '&':
+        rep = "&amp;";
+        break;
+      case '<':
+        rep = "&lt;";
+        break;
+      case '>':
+        rep = "&gt;";
+        break;
+      case '"':
+        rep = "&#34;";
+        break;
+      case '\'':
+        rep = "&#39;";
+        break;
+      default:
+        continue;
     }
     out.append(s.data() + start, i - start);
     out += rep;

@@ -13,11 +13,27 @@ TEST(Text, NumbersPrintAsJavaScript) {
     double value;
     const char* text;
   } cases[] = {
-      {0, "0"}, {-0.0, "0"}, {1, "1"}, {-42, "-42"}, {3.0, "3"}, {0.1, "0.1"}, {0.30000000000000004, "0.30000000000000004"},
-      {1e21, "1e+21"}, {1.5e-7, "1.5e-7"}, {0.000001, "0.000001"}, {123456789012345680000.0, "123456789012345680000"},
-      {3.3333333333333335, "3.3333333333333335"}, {1e-7, "1e-7"}, {-1.25e30, "-1.25e+30"}, {9007199254740993.0, "9007199254740992"},
-      {std::numeric_limits<double>::infinity(), "Infinity"}, {-std::numeric_limits<double>::infinity(), "-Infinity"},
-      {std::nan(""), "NaN"}, {100, "100"}, {1.005, "1.005"}, {5e-324, "5e-324"},
+      {0, "0"},
+      {-0.0, "0"},
+      {1, "1"},
+      {-42, "-42"},
+      {3.0, "3"},
+      {0.1, "0.1"},
+      {0.30000000000000004, "0.30000000000000004"},
+      {1e21, "1e+21"},
+      {1.5e-7, "1.5e-7"},
+      {0.000001, "0.000001"},
+      {123456789012345680000.0, "123456789012345680000"},
+      {3.3333333333333335, "3.3333333333333335"},
+      {1e-7, "1e-7"},
+      {-1.25e30, "-1.25e+30"},
+      {9007199254740993.0, "9007199254740992"},
+      {std::numeric_limits<double>::infinity(), "Infinity"},
+      {-std::numeric_limits<double>::infinity(), "-Infinity"},
+      {std::nan(""), "NaN"},
+      {100, "100"},
+      {1.005, "1.005"},
+      {5e-324, "5e-324"},
   };
   for (const auto& c : cases) EXPECT_EQ(js_number(c.value), c.text) << c.text;
 }
@@ -27,10 +43,24 @@ TEST(Text, StringsToNumbersAsJavaScript) {
     const char* text;
     double value;
   } cases[] = {
-      {"", 0}, {"  ", 0}, {"12", 12}, {" 12 ", 12}, {"-1.5", -1.5}, {"+3", 3}, {".5", 0.5}, {"5.", 5}, {"1e3", 1000},
-      {"0x1A", 26}, {"0b101", 5}, {"0o17", 15}, {"Infinity", std::numeric_limits<double>::infinity()},
-      {"-Infinity", -std::numeric_limits<double>::infinity()}, {"1e400", std::numeric_limits<double>::infinity()},
-      {"\xC2\xA0" "7\n", 7},
+      {"", 0},
+      {"  ", 0},
+      {"12", 12},
+      {" 12 ", 12},
+      {"-1.5", -1.5},
+      {"+3", 3},
+      {".5", 0.5},
+      {"5.", 5},
+      {"1e3", 1000},
+      {"0x1A", 26},
+      {"0b101", 5},
+      {"0o17", 15},
+      {"Infinity", std::numeric_limits<double>::infinity()},
+      {"-Infinity", -std::numeric_limits<double>::infinity()},
+      {"1e400", std::numeric_limits<double>::infinity()},
+      {"\xC2\xA0"
+       "7\n",
+       7},
   };
   for (const auto& c : cases) EXPECT_EQ(js_string_to_number(c.text), c.value) << c.text;
   for (const char* bad : {"abc", "1a", "0x", "--1", "1e", "e5", "inf", "nan", "1,5", "-0x10", "."})

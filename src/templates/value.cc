@@ -9,12 +9,18 @@ namespace tp::templates {
 Value Value::json(const nlohmann::json& j) {
   using T = nlohmann::json::value_t;
   switch (j.type()) {
-    case T::null: return null();
-    case T::boolean: return boolean(j.get<bool>());
-    case T::number_integer: return number(static_cast<double>(j.get<std::int64_t>()));
-    case T::number_unsigned: return number(static_cast<double>(j.get<std::uint64_t>()));
-    case T::number_float: return number(j.get<double>());
-    case T::string: return string(j.get_ref<const std::string&>());
+    case T::null:
+      return null();
+    case T::boolean:
+      return boolean(j.get<bool>());
+    case T::number_integer:
+      return number(static_cast<double>(j.get<std::int64_t>()));
+    case T::number_unsigned:
+      return number(static_cast<double>(j.get<std::uint64_t>()));
+    case T::number_float:
+      return number(j.get<double>());
+    case T::string:
+      return string(j.get_ref<const std::string&>());
     case T::array: {
       Value v(Kind::kJsonArray);
       v.json_ = &j;
@@ -25,7 +31,8 @@ Value Value::json(const nlohmann::json& j) {
       v.json_ = &j;
       return v;
     }
-    default: return undefined();
+    default:
+      return undefined();
   }
 }
 
@@ -103,13 +110,19 @@ Primitive to_primitive(const Value& v) {
 bool empty_drop_equals(const Value& other) {
   if (other.kind() == Kind::kEmpty || other.kind() == Kind::kBlank) return false;
   switch (other.kind()) {
-    case Kind::kString: return other.as_string().empty();
+    case Kind::kString:
+      return other.as_string().empty();
     case Kind::kJsonArray:
-    case Kind::kArray: return other.array_size() == 0;
-    case Kind::kJsonObject: return other.as_json().empty();
-    case Kind::kObject: return other.as_object_data().empty();
-    case Kind::kLoop: return false;  // its value is a non-empty JSON text
-    default: return false;
+    case Kind::kArray:
+      return other.array_size() == 0;
+    case Kind::kJsonObject:
+      return other.as_json().empty();
+    case Kind::kObject:
+      return other.as_object_data().empty();
+    case Kind::kLoop:
+      return false;  // its value is a non-empty JSON text
+    default:
+      return false;
   }
 }
 
@@ -187,7 +200,8 @@ Value own_property(const Value& obj, std::string_view key, Arena& arena) {
       if (key == "length") return Value::number(static_cast<double>(text::utf16_length(obj.as_string())));
       return Value::undefined();
     }
-    default: return Value::undefined();
+    default:
+      return Value::undefined();
   }
 }
 
@@ -195,11 +209,16 @@ Value read_size(const Value& obj, const Value& own_size) {
   if (own_size.kind() != Kind::kUndefined) return own_size;
   switch (obj.kind()) {
     case Kind::kJsonArray:
-    case Kind::kArray: return Value::number(static_cast<double>(obj.array_size()));
-    case Kind::kString: return Value::number(static_cast<double>(text::utf16_length(obj.as_string())));
-    case Kind::kJsonObject: return Value::number(static_cast<double>(obj.as_json().size()));
-    case Kind::kObject: return Value::number(static_cast<double>(obj.as_object_data().size()));
-    default: return Value::undefined();
+    case Kind::kArray:
+      return Value::number(static_cast<double>(obj.array_size()));
+    case Kind::kString:
+      return Value::number(static_cast<double>(text::utf16_length(obj.as_string())));
+    case Kind::kJsonObject:
+      return Value::number(static_cast<double>(obj.as_json().size()));
+    case Kind::kObject:
+      return Value::number(static_cast<double>(obj.as_object_data().size()));
+    default:
+      return Value::undefined();
   }
 }
 
@@ -252,8 +271,12 @@ void append_json_value(std::string& out, const Value& v, std::string_view indent
   }
   switch (v.kind()) {
     case Kind::kUndefined:
-    case Kind::kNull: out += "null"; return;
-    case Kind::kBool: out += v.as_bool() ? "true" : "false"; return;
+    case Kind::kNull:
+      out += "null";
+      return;
+    case Kind::kBool:
+      out += v.as_bool() ? "true" : "false";
+      return;
     case Kind::kNumber:
       if (std::isfinite(v.as_number()))
         text::append_js_number(out, v.as_number());
@@ -267,7 +290,9 @@ void append_json_value(std::string& out, const Value& v, std::string_view indent
       return;
     case Kind::kNil:
     case Kind::kEmpty:
-    case Kind::kBlank: out += "{}"; return;
+    case Kind::kBlank:
+      out += "{}";
+      return;
     case Kind::kLoop: {
       const LoopData& l = v.as_loop();
       append_json_container(out, '{', '}', indent, gap, [&](auto item) {
@@ -321,33 +346,43 @@ void append_json_value(std::string& out, const Value& v, std::string_view indent
 
 Value to_value(const Value& v, Arena& arena) {
   switch (v.kind()) {
-    case Kind::kNil: return Value::null();
+    case Kind::kNil:
+      return Value::null();
     case Kind::kEmpty:
-    case Kind::kBlank: return Value::string("");
+    case Kind::kBlank:
+      return Value::string("");
     case Kind::kLoop: {
       std::string s;
       append_loop_json(s, v.as_loop());
       return Value::string(arena.store(std::move(s)));
     }
-    default: return v;
+    default:
+      return v;
   }
 }
 
 void append_stringified(std::string& out, const Value& v, int depth) {
   if (depth > kMaxValueDepth) return;
   switch (v.kind()) {
-    case Kind::kString: out += v.as_string(); return;
+    case Kind::kString:
+      out += v.as_string();
+      return;
     case Kind::kUndefined:
     case Kind::kNull:
     case Kind::kNil:
     case Kind::kEmpty:
-    case Kind::kBlank: return;
-    case Kind::kLoop: append_loop_json(out, v.as_loop()); return;
+    case Kind::kBlank:
+      return;
+    case Kind::kLoop:
+      append_loop_json(out, v.as_loop());
+      return;
     case Kind::kJsonArray:
     case Kind::kArray:
       for (size_t i = 0, n = v.array_size(); i < n; ++i) append_stringified(out, v.array_at(i), depth + 1);
       return;
-    default: append_js_string(out, v, depth); return;
+    default:
+      append_js_string(out, v, depth);
+      return;
   }
 }
 
@@ -360,11 +395,21 @@ std::string stringify(const Value& v) {
 void append_js_string(std::string& out, const Value& v, int depth) {
   if (depth > kMaxValueDepth) return;
   switch (v.kind()) {
-    case Kind::kUndefined: out += "undefined"; return;
-    case Kind::kNull: out += "null"; return;
-    case Kind::kBool: out += v.as_bool() ? "true" : "false"; return;
-    case Kind::kNumber: text::append_js_number(out, v.as_number()); return;
-    case Kind::kString: out += v.as_string(); return;
+    case Kind::kUndefined:
+      out += "undefined";
+      return;
+    case Kind::kNull:
+      out += "null";
+      return;
+    case Kind::kBool:
+      out += v.as_bool() ? "true" : "false";
+      return;
+    case Kind::kNumber:
+      text::append_js_number(out, v.as_number());
+      return;
+    case Kind::kString:
+      out += v.as_string();
+      return;
     case Kind::kJsonArray:
     case Kind::kArray:
       for (size_t i = 0, n = v.array_size(); i < n; ++i) {
@@ -373,7 +418,9 @@ void append_js_string(std::string& out, const Value& v, int depth) {
         if (!e.is_nil()) append_js_string(out, e, depth + 1);
       }
       return;
-    default: out += "[object Object]"; return;
+    default:
+      out += "[object Object]";
+      return;
   }
 }
 
@@ -392,17 +439,24 @@ std::string_view string_view_of(const Value& v, std::string& scratch) {
 
 double to_number(const Value& v) {
   switch (v.kind()) {
-    case Kind::kUndefined: return std::numeric_limits<double>::quiet_NaN();
+    case Kind::kUndefined:
+      return std::numeric_limits<double>::quiet_NaN();
     case Kind::kNull:
     case Kind::kNil:
     case Kind::kEmpty:
-    case Kind::kBlank: return 0;
-    case Kind::kBool: return v.as_bool() ? 1 : 0;
-    case Kind::kNumber: return v.as_number();
-    case Kind::kString: return text::js_string_to_number(v.as_string());
+    case Kind::kBlank:
+      return 0;
+    case Kind::kBool:
+      return v.as_bool() ? 1 : 0;
+    case Kind::kNumber:
+      return v.as_number();
+    case Kind::kString:
+      return text::js_string_to_number(v.as_string());
     case Kind::kJsonArray:
-    case Kind::kArray: return text::js_string_to_number(js_string(v));
-    default: return std::numeric_limits<double>::quiet_NaN();
+    case Kind::kArray:
+      return text::js_string_to_number(js_string(v));
+    default:
+      return std::numeric_limits<double>::quiet_NaN();
   }
 }
 
@@ -414,11 +468,16 @@ double to_liquid_number(const Value& v) {
 bool js_truthy(const Value& v) {
   switch (v.kind()) {
     case Kind::kUndefined:
-    case Kind::kNull: return false;
-    case Kind::kBool: return v.as_bool();
-    case Kind::kNumber: return v.as_number() != 0 && !std::isnan(v.as_number());
-    case Kind::kString: return !v.as_string().empty();
-    default: return true;
+    case Kind::kNull:
+      return false;
+    case Kind::kBool:
+      return v.as_bool();
+    case Kind::kNumber:
+      return v.as_number() != 0 && !std::isnan(v.as_number());
+    case Kind::kString:
+      return !v.as_string().empty();
+    default:
+      return true;
   }
 }
 
@@ -426,9 +485,12 @@ bool liquid_truthy(const Value& v) {
   switch (v.kind()) {
     case Kind::kUndefined:
     case Kind::kNull:
-    case Kind::kNil: return false;
-    case Kind::kBool: return v.as_bool();
-    default: return true;
+    case Kind::kNil:
+      return false;
+    case Kind::kBool:
+      return v.as_bool();
+    default:
+      return true;
   }
 }
 
@@ -438,8 +500,10 @@ bool equals(const Value& a, const Value& b, int depth) {
   if (drop) {
     const Value& other = drop == &a ? b : a;
     switch (drop->kind()) {
-      case Kind::kNil: return other.is_nil() || other.kind() == Kind::kNil;
-      case Kind::kEmpty: return empty_drop_equals(other);
+      case Kind::kNil:
+        return other.is_nil() || other.kind() == Kind::kNil;
+      case Kind::kEmpty:
+        return empty_drop_equals(other);
       default:  // blank
         if (other.kind() == Kind::kBool && !other.as_bool()) return true;
         if (other.is_nil() || other.kind() == Kind::kNil) return true;
@@ -467,11 +531,16 @@ bool equals(const Value& a, const Value& b, int depth) {
   if (a.kind() != b.kind()) return false;
   switch (a.kind()) {
     case Kind::kUndefined:
-    case Kind::kNull: return true;
-    case Kind::kBool: return a.as_bool() == b.as_bool();
-    case Kind::kNumber: return a.as_number() == b.as_number();
-    case Kind::kString: return a.as_string() == b.as_string();
-    default: return a.identity() == b.identity();
+    case Kind::kNull:
+      return true;
+    case Kind::kBool:
+      return a.as_bool() == b.as_bool();
+    case Kind::kNumber:
+      return a.as_number() == b.as_number();
+    case Kind::kString:
+      return a.as_string() == b.as_string();
+    default:
+      return a.identity() == b.identity();
   }
 }
 
@@ -481,19 +550,27 @@ bool compare(const Value& a, const Value& b, Relation relation) {
   if (pa.is_string && pb.is_string) {
     int c = text::js_compare(pa.text, pb.text);
     switch (relation) {
-      case Relation::kLess: return c < 0;
-      case Relation::kGreater: return c > 0;
-      case Relation::kLessEqual: return c <= 0;
-      case Relation::kGreaterEqual: return c >= 0;
+      case Relation::kLess:
+        return c < 0;
+      case Relation::kGreater:
+        return c > 0;
+      case Relation::kLessEqual:
+        return c <= 0;
+      case Relation::kGreaterEqual:
+        return c >= 0;
     }
   }
   double x = pa.is_string ? text::js_string_to_number(pa.text) : pa.number;
   double y = pb.is_string ? text::js_string_to_number(pb.text) : pb.number;
   switch (relation) {
-    case Relation::kLess: return x < y;
-    case Relation::kGreater: return x > y;
-    case Relation::kLessEqual: return x <= y;
-    case Relation::kGreaterEqual: return x >= y;
+    case Relation::kLess:
+      return x < y;
+    case Relation::kGreater:
+      return x > y;
+    case Relation::kLessEqual:
+      return x <= y;
+    case Relation::kGreaterEqual:
+      return x >= y;
   }
   return false;
 }
@@ -544,12 +621,16 @@ bool same_value_zero(const Value& a, const Value& b) {
     case Kind::kNull:
     case Kind::kNil:
     case Kind::kEmpty:
-    case Kind::kBlank: return true;
-    case Kind::kBool: return a.as_bool() == b.as_bool();
+    case Kind::kBlank:
+      return true;
+    case Kind::kBool:
+      return a.as_bool() == b.as_bool();
     case Kind::kNumber:
       return a.as_number() == b.as_number() || (std::isnan(a.as_number()) && std::isnan(b.as_number()));
-    case Kind::kString: return a.as_string() == b.as_string();
-    default: return a.identity() == b.identity();
+    case Kind::kString:
+      return a.as_string() == b.as_string();
+    default:
+      return a.identity() == b.identity();
   }
 }
 

@@ -19,10 +19,10 @@
 namespace tp::templates {
 
 enum class Kind : std::uint8_t {
-  kUndefined,   // a missing variable or property
-  kNull,        // JSON null
+  kUndefined,  // a missing variable or property
+  kNull,       // JSON null
   kBool,
-  kNumber,      // every number is a double, as in JavaScript
+  kNumber,  // every number is a double, as in JavaScript
   kString,
   kJsonArray,   // an array of the context
   kJsonObject,  // an object of the context
@@ -39,11 +39,11 @@ using ArrayData = std::vector<Value>;
 using ObjectData = std::vector<std::pair<std::string_view, Value>>;
 
 struct LoopData {
-  std::int64_t index = 0;   // 0-based
+  std::int64_t index = 0;  // 0-based
   std::int64_t length = 0;
-  std::int64_t cols = 0;    // tablerow only
+  std::int64_t cols = 0;  // tablerow only
   bool tablerow = false;
-  std::string_view name;    // "item-collection"
+  std::string_view name;  // "item-collection"
 };
 
 class Value {
