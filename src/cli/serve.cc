@@ -2,6 +2,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <csignal>
+#include <filesystem>
 #include <iostream>
 #include <thread>
 
@@ -11,7 +12,10 @@
 #include "http/server.h"
 #include "profiles/writer.h"
 #include "ingest/parser.h"
+#include "channels/config.h"
+#include "delivery/deliverer.h"
 #include "journeys/runner.h"
+#include "templates/template_set.h"
 #include "storage/sqlite_journey_store.h"
 #include "storage/sqlite_store.h"
 
@@ -22,6 +26,7 @@ struct ServeArgs {
   std::string data = default_data_dir();
   std::string listen = "127.0.0.1:8710";
   std::string journeys;  // "" = no journeys
+  std::string config;    // touchpoint.yaml; "" = <journeys>/touchpoint.yaml when it exists
   unsigned threads = 0;
   unsigned drain_seconds = 30;
 };
@@ -57,6 +62,12 @@ int serve(const ServeArgs& args) {
   // takes its echoes (effects on the customer card) like any other messages.
   std::unique_ptr<storage::JourneyStore> journey_store;
   std::unique_ptr<journeys::Runner> runner;
+  // Delivery: the templates beside the journeys, the channels of touchpoint.yaml.
+  templates::TemplateSet message_templates;
+  std::unique_ptr<channels::EmailSender> email;
+  std::unique_ptr<channels::SmsSender> sms;
+  std::unique_ptr<channels::WebhookSender> webhook;
+  std::unique_ptr<delivery::Deliverer> deliverer;
   if (!args.journeys.empty()) {
     auto opened = storage::open_sqlite_journey_store(args.data);
     if (!opened.is_ok()) return fail(opened.status().message());
@@ -75,7 +86,47 @@ int serve(const ServeArgs& args) {
       }
       w.submit(std::move(parsed), [done = std::move(done)](const profiles::WriteOutcome& o) { done(o.status.is_ok()); });
     };
-    auto created = journeys::Runner::create(std::move(ws).value(), **store, *journey_store, clock, metrics, echo, {});
+    namespace fs = std::filesystem;
+    std::string template_dir = (fs::path(args.journeys) / "templates").string();
+    if (fs::is_directory(template_dir)) {
+      auto loaded = templates::load_template_dir(template_dir);
+      if (!loaded.is_ok()) return fail(loaded.status().message());
+      message_templates = std::move(loaded).value();
+    }
+    std::string config = args.config;
+    if (config.empty() && fs::exists(fs::path(args.journeys) / "touchpoint.yaml"))
+      config = (fs::path(args.journeys) / "touchpoint.yaml").string();
+    channels::ChannelsConfig channel_config;
+    if (!config.empty()) {
+      auto loaded = channels::load_channels_config(config);
+      if (!loaded.is_ok()) return fail(loaded.status().message());
+      channel_config = std::move(loaded).value();
+    }
+    if (channel_config.smtp) {
+      auto s = channels::EmailSender::create(*channel_config.smtp, clock);
+      if (!s.is_ok()) return fail(s.status().message());
+      email = std::move(s).value();
+    }
+    if (channel_config.sms) {
+      auto s = channels::SmsSender::create(*channel_config.sms);
+      if (!s.is_ok()) return fail(s.status().message());
+      sms = std::move(s).value();
+    }
+    if (channel_config.webhooks) {
+      auto s = channels::WebhookSender::create(*channel_config.webhooks, clock);
+      if (!s.is_ok()) return fail(s.status().message());
+      webhook = std::move(s).value();
+    }
+    delivery::Deps deps{*journey_store, **store, message_templates, email.get(), sms.get(), webhook.get(), clock, metrics};
+    deps.echo = [echo](std::vector<std::string> messages) { echo(std::move(messages), [](bool) {}); };
+    auto made = delivery::Deliverer::create(std::move(deps), {});
+    if (!made.is_ok()) return fail(made.status().message());
+    deliverer = std::move(made).value();
+
+    journeys::Runner::Options options;
+    options.committed = [d = deliverer.get()](const std::vector<journeys::Effect>&) { d->notify(); };
+    auto created = journeys::Runner::create(std::move(ws).value(), **store, *journey_store, clock, metrics, echo,
+                                            std::move(options));
     if (!created.is_ok()) return fail(created.status().message());
     runner = std::move(created).value();
     w.set_on_commit([r = runner.get()] { r->notify(); });
@@ -89,6 +140,7 @@ int serve(const ServeArgs& args) {
 
   (*writer)->start();
   if (runner) runner->start();
+  if (deliverer) deliverer->start();
   (*server)->start();
 
   boost::asio::steady_timer drain_timer(io);
@@ -115,6 +167,7 @@ int serve(const ServeArgs& args) {
   signals.clear(ignored);
   std::signal(SIGTERM, SIG_IGN);
   std::signal(SIGINT, SIG_IGN);
+  if (deliverer) deliverer->stop();  // finishes its round; in-doubt sends are retried at start
   if (runner) runner->stop();  // finishes its batch; anything later is done at the next start
   (*writer)->stop();  // every acknowledged write is already durable; this drains the rest
   log::info("stopped");
@@ -130,6 +183,8 @@ void add_serve(CLI::App& app, int& exit_status) {
   cmd->add_option("--listen", args->listen, "HOST:PORT to listen on (port 0 picks a free port)")->capture_default_str();
   cmd->add_option("--journeys", args->journeys,
                   "Run the journeys (*.yaml, policies.yaml) in this directory on live events (docs/journeys.md)");
+  cmd->add_option("--config", args->config,
+                  "touchpoint.yaml with the channels: section (default: touchpoint.yaml in the journeys directory)");
   cmd->add_option("--threads", args->threads, "HTTP threads (default: number of cores, at least 2)");
   cmd->add_option("--drain-seconds", args->drain_seconds, "On SIGTERM, how long to wait for in-flight requests")
       ->capture_default_str();

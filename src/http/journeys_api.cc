@@ -97,7 +97,8 @@ Response journey_stats(const JourneyApiDeps& d, const journeys::Journey& j) {
     auto [it, fresh] = rows.try_emplace(step);
     if (fresh) {
       it->second = {{"step", step}, {"entered", 0}, {"waiting", 0}, {"sent", 0}, {"suppressed", 0}, {"goal", 0},
-                    {"exited", 0}, {"task", 0}, {"update", 0}, {"webhook", 0}};
+                    {"exited", 0}, {"task", 0}, {"update", 0}, {"webhook", 0}, {"delivered", 0}, {"failed", 0},
+                    {"opened", 0}, {"clicked", 0}, {"unsubscribed", 0}, {"bounced", 0}};
       if (std::find(order.begin(), order.end(), step) == order.end()) order.push_back(step);
     }
     return it->second;

@@ -1,0 +1,91 @@
+// Delivery in live mode: the seed journey conversion-from-web with its templates, over a real
+// SMTP server (aiosmtpd) on loopback: a form submission makes the confirmation arrive, once,
+// personalised; the delivery shows on the card and in the stats.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { cpSync, existsSync, readFileSync, readdirSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Client, createKey, removeDir, startServer, tempDir } from './harness.mjs';
+
+async function startSink(dir) {
+  mkdirSync(dir, { recursive: true });
+  const proc = spawn('/usr/bin/python3', [resolve('src/channels/testing/smtp_sink.py'), '--dir', dir],
+    { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise((ok, fail) => {
+    let out = '';
+    proc.stdout.on('data', (d) => {
+      out += d;
+      const m = out.match(/READY (\d+)/);
+      if (m) ok(Number(m[1]));
+    });
+    proc.on('exit', (code) => fail(new Error(`smtp sink exited with ${code}`)));
+  });
+  return { port, stop: () => proc.kill('SIGTERM'), messages: () =>
+    readdirSync(dir).filter((f) => f.endsWith('.eml')).sort().map((f) => readFileSync(join(dir, f), 'latin1')) };
+}
+
+async function until(what, check, timeoutMs = 20000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+test('conversion-from-web over real SMTP: the confirmation arrives once, personalised', async () => {
+  const dataDir = tempDir();
+  const journeys = tempDir('tp-journeys-');
+  const sink = await startSink(tempDir('tp-sink-'));
+  cpSync(resolve('examples/journeys'), journeys, { recursive: true });
+  writeFileSync(join(journeys, 'touchpoint.yaml'), `channels:
+  smtp:
+    host: 127.0.0.1
+    port: ${sink.port}
+    tls: none
+    from: "Acme Research <research@acme.example>"
+`);
+  const writeKey = createKey(dataDir, 'write');
+  const adminKey = createKey(dataDir, 'admin');
+  const server = await startServer({ dataDir, extraArgs: ['--journeys', journeys] });
+  const c = new Client(server.url, { writeKey, adminKey });
+  try {
+    assert.equal((await c.send('/v1/identify', { userId: 'ann', traits: {
+      email: 'ann@example.com', first_name: 'Ann', company: 'Initech', timezone: 'Europe/Stockholm', owner: 'sara' } })).status, 200);
+    assert.equal((await c.send('/v1/track', { userId: 'ann', event: 'Form Submitted',
+      properties: { form: 'guide-2026', title: 'The Onboarding Guide', download_url: 'https://acme.example/g.pdf' } })).status, 200);
+
+    const [mail] = await until('the confirmation at the SMTP server', () => {
+      const m = sink.messages();
+      return m.length > 0 ? m : null;
+    });
+    assert.match(mail, /^Subject: Your copy of The Onboarding Guide\r$/m);
+    assert.match(mail, /^To: ann@example\.com\r$/m);
+    assert.match(mail, /^Message-ID: <[^>]+>\r$/m);
+    assert.match(mail, /^Content-Type: multipart\/alternative/m);
+    assert.doesNotMatch(mail, /^List-Unsubscribe/m, 'the confirmation is transactional');
+    assert.match(mail, /Hi Ann,/);
+    assert.match(mail, /at Initech want a copy/);
+
+    const card = await until('the delivery on the card', async () => {
+      const r = await c.card('ann', '?limit=100');
+      return r.body.timeline.some((e) => e.event === 'Message Delivered') ? r.body : null;
+    });
+    const delivered = card.timeline.find((e) => e.event === 'Message Delivered');
+    assert.deepEqual([delivered.properties.journey, delivered.properties.step, delivered.properties.channel],
+      ['conversion-from-web', 'confirmation', 'email']);
+    const stats = (await c.admin('GET', '/api/v1/journeys/conversion-from-web/stats')).body;
+    const step = stats.steps.find((s) => s.step === 'confirmation');
+    assert.deepEqual([step.sent, step.delivered], [1, 1]);
+    // A resent event (same messageId) or a restart does not send it again.
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(sink.messages().length, 1);
+  } finally {
+    await server.stop();
+    sink.stop();
+    removeDir(dataDir);
+    removeDir(journeys);
+  }
+});
