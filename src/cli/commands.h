@@ -13,6 +13,8 @@ void add_key(CLI::App& app, int& exit_status);
 void add_import(CLI::App& app, int& exit_status);
 void add_journey(CLI::App& app, int& exit_status);
 void add_simulate(CLI::App& app, int& exit_status);
+void add_outbox(CLI::App& app, int& exit_status);
+void add_template(CLI::App& app, int& exit_status);
 
 // --data default: $TOUCHPOINT_DATA, else ./touchpoint-data.
 std::string default_data_dir();

@@ -14,6 +14,8 @@ int main(int argc, char** argv) {
   tp::cli::add_import(app, exit_status);
   tp::cli::add_journey(app, exit_status);
   tp::cli::add_simulate(app, exit_status);
+  tp::cli::add_outbox(app, exit_status);
+  tp::cli::add_template(app, exit_status);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp&) {

@@ -121,9 +121,10 @@ Millis Deliverer::backoff(int attempts) {
   return Millis(static_cast<long long>(base * (0.5 + 0.5 * unit)));
 }
 
-Result<Json> Deliverer::context(const DeliveryRow& row, const Json& effect) {
+Result<Json> message_context(storage::Store& profiles, const DeliveryRow& row, const Json& event,
+                             const std::string& unsubscribe_url) {
   Json traits = Json::object();
-  TP_ASSIGN(auto reader, d_.profiles.open_reader());
+  TP_ASSIGN(auto reader, profiles.open_reader());
   TP_ASSIGN(auto id, reader->find_identity(storage::IdentityKind::kUser, row.user_id));
   if (!id) {
     TP_ASSIGN(id, reader->find_identity(storage::IdentityKind::kAnonymous, row.user_id));
@@ -132,9 +133,9 @@ Result<Json> Deliverer::context(const DeliveryRow& row, const Json& effect) {
   TP_ASSIGN(auto profile, reader->profile(*id));
   for (const auto& t : profile.traits) traits[t.name] = Json::parse(t.json, nullptr, false);
   Json message = {{"key", row.key}, {"channel", row.channel}, {"template", row.template_name}};
-  if (d_.unsubscribe_url) message["unsubscribe_url"] = d_.unsubscribe_url(row);
+  if (!unsubscribe_url.empty()) message["unsubscribe_url"] = unsubscribe_url;
   return Json{{"user", {{"userId", row.user_id}, {"traits", std::move(traits)}}},
-              {"event", effect.value("event", Json::object())},
+              {"event", event.is_object() ? event : Json::object()},
               {"journey", {{"id", row.journey}, {"step", row.step}}},
               {"message", std::move(message)}};
 }
@@ -148,7 +149,8 @@ channels::DeliveryResult Deliverer::attempt(const DeliveryRow& row) {
       (*channel == templates::Channel::kWebhook && !d_.webhook))
     return DeliveryResult::permanent_error(
         fmt::format("channel {} is not configured (touchpoint.yaml channels: section)", row.channel));
-  auto ctx = context(row, effect);
+  auto ctx = message_context(d_.profiles, row, effect.value("event", Json::object()),
+                             d_.unsubscribe_url ? d_.unsubscribe_url(row) : std::string());
   if (!ctx.is_ok()) return DeliveryResult::permanent_error(ctx.status().message());
   auto rendered = d_.templates.render(row.template_name, *channel, *ctx);
   if (!rendered.is_ok()) return DeliveryResult::permanent_error(fmt::format("template: {}", rendered.status().message()));

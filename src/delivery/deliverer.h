@@ -71,6 +71,12 @@ struct Deps {
   std::function<void(std::vector<std::string> messages)> echo;
 };
 
+// The variables a message template sees: user.userId, user.traits.* (the profile's traits now),
+// event.* (the entry message), journey.id, journey.step, message.* (key, channel, template,
+// unsubscribe_url). kNotFound when no profile has the id.
+Result<nlohmann::json> message_context(storage::Store& profiles, const storage::DeliveryRow& row,
+                                       const nlohmann::json& event, const std::string& unsubscribe_url);
+
 class Deliverer {
  public:
   static Result<std::unique_ptr<Deliverer>> create(Deps deps, Options options);
@@ -86,7 +92,6 @@ class Deliverer {
   Deliverer(Deps deps, Options options);
   Status take_new_effects();
   channels::DeliveryResult attempt(const storage::DeliveryRow& row);
-  Result<nlohmann::json> context(const storage::DeliveryRow& row, const nlohmann::json& effect);
   Millis backoff(int attempts);
   void loop();
 

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { cpSync, existsSync, readFileSync, readdirSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { Client, createKey, removeDir, startServer, tempDir } from './harness.mjs';
+import { Client, cli, createKey, removeDir, startServer, tempDir } from './harness.mjs';
 
 async function startSink(dir) {
   mkdirSync(dir, { recursive: true });
@@ -82,6 +82,20 @@ test('conversion-from-web over real SMTP: the confirmation arrives once, persona
     // A resent event (same messageId) or a restart does not send it again.
     await new Promise((r) => setTimeout(r, 1500));
     assert.equal(sink.messages().length, 1);
+    await server.stop();
+
+    // The queue from the command line, and a preview of the message for Ann.
+    const listed = cli(['outbox', 'list', '--status', 'delivered', '--data', dataDir]);
+    assert.equal(listed.status, 0, listed.stderr);
+    const rows = listed.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    assert.deepEqual(rows.map((r) => [r.step, r.channel, r.attempts]), [['confirmation', 'email', 1]]);
+    assert.equal(cli(['outbox', 'list', '--data', dataDir]).stdout, '', 'no dead letters');
+    const preview = cli(['template', 'render', 'whitepaper-confirmation', '--user', 'ann', '--journeys', journeys,
+      '--data', dataDir, '--event', '{"properties":{"title":"Preview"}}']);
+    assert.equal(preview.status, 0, preview.stderr);
+    assert.equal(JSON.parse(preview.stdout).subject, 'Your copy of Preview');
+    const unknown = cli(['template', 'render', 'no-such', '--user', 'ann', '--journeys', journeys, '--data', dataDir]);
+    assert.equal(unknown.status, 1);
   } finally {
     await server.stop();
     sink.stop();
