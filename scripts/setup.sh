@@ -9,7 +9,7 @@ packages=(
   libsqlite3-dev sqlite3 libsimdjson-dev nlohmann-json3-dev libcli11-dev libfmt-dev
   libboost1.81-dev libssl-dev zlib1g-dev libgtest-dev libgmock-dev libbenchmark-dev
   libyaml-cpp-dev libhowardhinnant-date-dev tzdata libxlsxwriter-dev graphviz libpq-dev postgresql-15 redis-server
-  libcurl4-openssl-dev python3-aiosmtpd python3-dkim libicu-dev
+  libcurl4-openssl-dev python3-aiosmtpd python3-dkim libicu-dev chromium chromium-driver
 )
 command -v node >/dev/null 2>&1 || packages+=(nodejs npm)
 
