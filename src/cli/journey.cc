@@ -1,4 +1,8 @@
+#include <fmt/format.h>
+
 #include <algorithm>
+#include <map>
+#include <optional>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -10,17 +14,47 @@
 #include "journeys/catalog.h"
 #include "journeys/loader.h"
 #include "journeys/simulator.h"
+#include "templates/template_set.h"
 
 namespace tp::cli {
 namespace {
 
+// With a templates/ folder beside a journey file: every template its sends name must exist and
+// parse (problems of the template files themselves are reported once per folder).
+void check_templates(const journeys::Journey& j, std::map<std::string, std::optional<templates::TemplateSet>>& sets,
+                     std::vector<journeys::Problem>& problems) {
+  namespace fs = std::filesystem;
+  std::string dir = (fs::path(j.file).parent_path() / "templates").string();
+  if (!fs::is_directory(dir)) return;
+  auto [it, fresh] = sets.try_emplace(dir);
+  if (fresh) {
+    std::vector<templates::Problem> template_problems;
+    auto set = templates::load_template_dir(dir, template_problems);
+    for (const auto& p : template_problems) problems.push_back({p.file, p.line, p.column, p.message});
+    if (set.is_ok()) it->second = std::move(set).value();
+  }
+  if (!it->second) return;
+  for (const auto& step : j.steps) {
+    if (step.kind != journeys::StepKind::kSend && step.kind != journeys::StepKind::kWebhook) continue;
+    auto channel = step.kind == journeys::StepKind::kWebhook ? templates::Channel::kWebhook
+                   : step.channel == journeys::Channel::kSms ? templates::Channel::kSms
+                   : step.channel == journeys::Channel::kWebhook ? templates::Channel::kWebhook
+                                                                 : templates::Channel::kEmail;
+    if (it->second->contains(step.template_name, channel)) continue;
+    std::string file = fmt::format("{}/{}.{}.liquid", dir, step.template_name, templates::channel_name(channel));
+    if (fs::exists(file)) continue;  // it exists but has problems: reported above
+    problems.push_back({j.file, step.line, step.column, fmt::format("step \"{}\": no template {}", step.id, file)});
+  }
+}
+
 int validate(const std::vector<std::string>& files) {
   std::vector<journeys::Problem> problems;
+  std::map<std::string, std::optional<templates::TemplateSet>> template_sets;
   for (const auto& f : files) {
     if (std::filesystem::path(f).stem().string().rfind("policies", 0) == 0) {
       (void)journeys::load_policies_file(f, problems);
-    } else {
-      (void)journeys::load_journey_file(f, problems);
+    } else if (auto j = journeys::load_journey_file(f, problems)) {
+      check_templates(*j, template_sets, problems);
     }
   }
   std::stable_sort(problems.begin(), problems.end());

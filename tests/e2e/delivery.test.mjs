@@ -103,3 +103,22 @@ test('conversion-from-web over real SMTP: the confirmation arrives once, persona
     removeDir(journeys);
   }
 });
+
+test('journey validate checks the templates the sends name', () => {
+  const dir = tempDir('tp-validate-');
+  mkdirSync(join(dir, 'templates'));
+  cpSync(resolve('examples/journeys/win-back.yaml'), join(dir, 'win-back.yaml'));
+  writeFileSync(join(dir, 'templates', 'exit-survey.email.liquid'), '---\nsubject: "Why {{ user.name "\n---\n{% part html %}hi{% endpart %}\n');
+  try {
+    const r = cli(['journey', 'validate', join(dir, 'win-back.yaml')]);
+    assert.equal(r.status, 1);
+    const lines = r.stderr.trim().split('\n');
+    assert.match(lines[0], /exit-survey\.email\.liquid:2:\d+: unclosed output/);
+    assert.match(lines[1], /win-back\.yaml:29:5: step "win-back-offer": no template .*win-back-offer\.email\.liquid$/);
+    assert.match(lines[2], /^touchpoint: 2 problems in 1 file$/);
+    assert.equal(cli(['journey', 'validate', ...['conversion-from-web', 'onboarding', 'win-back', 'policies']
+      .map((f) => resolve(`examples/journeys/${f}.yaml`))]).status, 0, 'the seed journeys and their templates are valid');
+  } finally {
+    removeDir(dir);
+  }
+});
