@@ -16,6 +16,9 @@
 #include "delivery/deliverer.h"
 #include "journeys/runner.h"
 #include "templates/template_set.h"
+#include "tracking/config.h"
+#include "tracking/rewrite.h"
+#include "tracking/tracking_handler.h"
 #include "storage/sqlite_journey_store.h"
 #include "storage/sqlite_store.h"
 
@@ -68,6 +71,7 @@ int serve(const ServeArgs& args) {
   std::unique_ptr<channels::SmsSender> sms;
   std::unique_ptr<channels::WebhookSender> webhook;
   std::unique_ptr<delivery::Deliverer> deliverer;
+  std::unique_ptr<tracking::TrackingHandler> tracker;
   if (!args.journeys.empty()) {
     auto opened = storage::open_sqlite_journey_store(args.data);
     if (!opened.is_ok()) return fail(opened.status().message());
@@ -117,8 +121,38 @@ int serve(const ServeArgs& args) {
       if (!s.is_ok()) return fail(s.status().message());
       webhook = std::move(s).value();
     }
+    if (!config.empty()) {
+      // Engagement links in emails, served under /t/ (docs/tracking.md).
+      auto loaded = tracking::load_tracking_config(config);
+      if (!loaded.is_ok()) return fail(loaded.status().message());
+      if (*loaded) {
+        tracking::TrackingConfig tc = std::move(**loaded);
+        if (tc.secret.empty()) {
+          auto master = (*store)->secret("tracking_secret");
+          if (!master.is_ok()) return fail(master.status().message());
+          tc.secret = tracking::derive_tracking_secret(*master);
+        }
+        auto handler = tracking::TrackingHandler::create(std::move(tc), echo, clock);
+        if (!handler.is_ok()) return fail(handler.status().message());
+        tracker = std::move(handler).value();
+      }
+    }
     delivery::Deps deps{*journey_store, **store, message_templates, email.get(), sms.get(), webhook.get(), clock, metrics};
     deps.echo = [echo](std::vector<std::string> messages) { echo(std::move(messages), [](bool) {}); };
+    if (tracker) {
+      const tracking::LinkSigner& signer = tracker->signer();
+      auto link_context = [](const storage::DeliveryRow& row) {
+        return tracking::LinkContext{row.key, row.user_id, row.journey, row.step};
+      };
+      deps.rewrite_html = [&signer, link_context](const storage::DeliveryRow& row, std::string html) {
+        auto rewritten = tracking::rewrite_html(html, signer, link_context(row));
+        return rewritten.is_ok() ? std::move(rewritten->html) : html;
+      };
+      deps.unsubscribe_url = [&signer, link_context](const storage::DeliveryRow& row) {
+        auto links = signer.email_links(link_context(row));
+        return links.is_ok() ? links->unsubscribe_url : std::string();
+      };
+    }
     auto made = delivery::Deliverer::create(std::move(deps), {});
     if (!made.is_ok()) return fail(made.status().message());
     deliverer = std::move(made).value();
@@ -131,7 +165,8 @@ int serve(const ServeArgs& args) {
     runner = std::move(created).value();
     w.set_on_commit([r = runner.get()] { r->notify(); });
   }
-  http::Api api({readers, **writer, keys, clock, metrics, ingest::Limits{}, {runner.get(), journey_store.get()}});
+  http::Api api({readers, **writer, keys, clock, metrics, ingest::Limits{}, {runner.get(), journey_store.get()},
+                 tracker.get()});
 
   unsigned threads = args.threads != 0 ? args.threads : std::max(2u, std::thread::hardware_concurrency());
   boost::asio::io_context io(static_cast<int>(threads));

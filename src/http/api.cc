@@ -71,6 +71,7 @@ void Api::handle(Request&& request, Respond respond) {
   else if (path.rfind("/api/v1/profiles/", 0) == 0) route = path.ends_with("/export") ? "/api/v1/profiles/{userId}/export" : "/api/v1/profiles/{userId}";
   else if (path == "/healthz" || path == "/metrics") route = std::string(path);
   else if (path.rfind("/api/v1/journeys", 0) == 0) route = path.ends_with("/stats") ? "/api/v1/journeys/{id}/stats" : path.ends_with("/enter") ? "/api/v1/journeys/{id}/enter" : "/api/v1/journeys";
+  else if (path.rfind("/t/", 0) == 0) route = "/t/{kind}/{token}";
   else if (path.rfind("/api/v1/tasks", 0) == 0) route = path.ends_with("/done") ? "/api/v1/tasks/{id}/done" : "/api/v1/tasks";
 
   // Count every answer by route and status code.
@@ -84,6 +85,20 @@ void Api::handle(Request&& request, Respond respond) {
   };
 
   if (find_ingest_endpoint(path) != nullptr) return ingest(request, path, std::move(counted));
+  if (d_.tracking && tracking::TrackingHandler::handles(path)) {
+    // Open pixel, click redirect, unsubscribe and preference pages: no key, the link is signed.
+    tracking::TrackingRequest t{std::string(request.method_string()), std::string(path), std::string(query),
+                                request.body(), std::string(request[field::content_type]), "",
+                                std::string(request[field::user_agent])};
+    return d_.tracking->handle(t, [counted](tracking::TrackingResponse r) {
+      Response res{static_cast<status>(r.status), 11};
+      res.set(field::content_type, r.content_type);
+      res.set(field::server, "touchpoint");
+      for (const auto& [name, value] : r.headers) res.set(name, value);
+      res.body() = std::move(r.body);
+      counted(std::move(res));
+    });
+  }
   if (path == "/healthz") {
     if (request.method() != beast_http::verb::get && request.method() != beast_http::verb::head)
       return counted(error_response(status::method_not_allowed, "use GET"));

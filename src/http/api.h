@@ -6,6 +6,7 @@
 #include "base/metrics.h"
 #include "http/auth.h"
 #include "http/journeys_api.h"
+#include "tracking/tracking_handler.h"
 #include "http/server.h"
 #include "ingest/parser.h"
 #include "profiles/writer.h"
@@ -21,6 +22,7 @@ struct ApiDeps {
   MetricsRegistry& metrics;
   ingest::Limits limits;
   JourneyApiDeps journeys{};
+  tracking::TrackingHandler* tracking = nullptr;  // /t/… links; null: not configured
 };
 
 class Api final : public Handler {

@@ -857,7 +857,10 @@ bool Engine::send(Instance& inst, const Step& step, Timestamp now) {
   }
   if (step.channel != Channel::kWebhook) {
     const Json* address = at_path(p.traits, step.channel == Channel::kEmail ? "email" : "phone");
-    if (!address || !address->is_string() || address->get_ref<const std::string&>().empty()) {
+    // An email address that bounced hard or complained is not used again (docs/tracking.md).
+    const Json* email_status = step.channel == Channel::kEmail ? at_path(p.traits, "email_status") : nullptr;
+    bool unusable = email_status && (*email_status == "bounced" || *email_status == "complained");
+    if (!address || !address->is_string() || address->get_ref<const std::string&>().empty() || unusable) {
       suppress("no_address");
       return true;
     }

@@ -4,6 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
 import { cpSync, existsSync, readFileSync, readdirSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Client, cli, createKey, removeDir, startServer, tempDir } from './harness.mjs';
@@ -120,5 +121,72 @@ test('journey validate checks the templates the sends name', () => {
       .map((f) => resolve(`examples/journeys/${f}.yaml`))]).status, 0, 'the seed journeys and their templates are valid');
   } finally {
     removeDir(dir);
+  }
+});
+
+async function freePort() {
+  return new Promise((ok) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => ok(port));
+    });
+  });
+}
+
+function decodeQuotedPrintable(text) {
+  return text.replace(/=\r\n/g, '').replace(/=([0-9A-F]{2})/g, (_, h) => String.fromCharCode(parseInt(h, 16)));
+}
+
+test('a pixel hit counts as the open: the reminder is not sent, the call task follows', async () => {
+  const dataDir = tempDir();
+  const journeys = tempDir('tp-journeys-');
+  const sink = await startSink(tempDir('tp-sink-'));
+  const port = await freePort();
+  cpSync(resolve('examples/journeys'), journeys, { recursive: true });
+  writeFileSync(join(journeys, 'touchpoint.yaml'), `channels:
+  smtp: {host: 127.0.0.1, port: ${sink.port}, tls: none, from: "Acme Research <research@acme.example>"}
+tracking:
+  base_url: http://127.0.0.1:${port}
+  company_name: Acme Research
+  purposes: [{id: newsletter, label: Newsletter}]
+`);
+  const writeKey = createKey(dataDir, 'write');
+  const adminKey = createKey(dataDir, 'admin');
+  const server = await startServer({ dataDir, listen: `127.0.0.1:${port}`, extraArgs: ['--journeys', journeys] });
+  const c = new Client(server.url, { writeKey, adminKey });
+  try {
+    await c.send('/v1/identify', { userId: 'bo', traits: { email: 'bo@example.com', first_name: 'Bo' } });
+    await c.send('/v1/track', { userId: 'bo', event: 'Form Submitted', properties: { form: 'guide' } });
+    const [mail] = await until('the confirmation', () => (sink.messages().length ? sink.messages() : null));
+    const html = decodeQuotedPrintable(mail);
+    const pixel = html.match(/<img[^>]+src="(http:\/\/127\.0\.0\.1:\d+\/t\/o\/[^"]+)"/);
+    assert.ok(pixel, 'the email carries the open pixel');
+    const click = html.match(/href="(http:\/\/127\.0\.0\.1:\d+\/t\/c\/[^"]+)"/);
+    assert.ok(click, 'links go through the click redirect');
+
+    const hit = await fetch(pixel[1]);
+    assert.equal(hit.status, 200);
+    assert.equal(hit.headers.get('content-type'), 'image/gif');
+    const forged = await fetch(click[1].slice(0, -3) + 'AAA', { redirect: 'manual' });
+    assert.equal(forged.status, 404, 'a changed link is refused, never redirected');
+    const redirect = await fetch(click[1], { redirect: 'manual' });
+    assert.equal(redirect.status, 302);
+    assert.equal(redirect.headers.get('location'), 'https://acme.example/whitepapers');
+
+    const stats = await until('the open in the stats', async () => {
+      const s = (await c.admin('GET', '/api/v1/journeys/conversion-from-web/stats')).body;
+      return s.steps.find((x) => x.step === 'after-open').waiting === 1 ? s : null;
+    });
+    const step = (name) => stats.steps.find((x) => x.step === name);
+    assert.deepEqual([step('confirmation').opened, step('confirmation').clicked], [1, 1]);
+    assert.equal(step('reminder').entered, 0, 'no reminder after an open');
+    const card = (await c.card('bo', '?limit=100')).body;
+    assert.ok(card.timeline.some((e) => e.event === 'Email Opened' && e.properties.step === 'confirmation'));
+  } finally {
+    await server.stop();
+    sink.stop();
+    removeDir(dataDir);
+    removeDir(journeys);
   }
 });
