@@ -167,7 +167,11 @@ test('kill -9 while timers fire: every due step happens exactly once', async () 
       const due = started + (u + 1) * (3000 / USERS);
       if (due > Date.now()) await new Promise((r) => setTimeout(r, due - Date.now()));
     }
-    const before = (await c.admin('GET', '/api/v1/journeys/tick/stats')).body.steps[0];
+    // The first timers have fired (their entries are > 1 s old); the last ones are still waiting.
+    const before = await until('the first ticks', async () => {
+      const s = (await c.admin('GET', '/api/v1/journeys/tick/stats')).body.steps[0];
+      return s.sent > 0 ? s : null;
+    });
     await server.kill9();
     assert.ok(before.sent > 0 && before.sent < USERS, `the kill came while timers were firing (sent ${before.sent} of ${USERS})`);
 
