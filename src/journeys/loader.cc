@@ -417,7 +417,6 @@ void read_step(Reader& r, const YAML::Node& n, Step& step) {
       r.problem(a, "split takes a list of {weight: …, next: …} (and optionally {weight: …, holdout: true})");
       return;
     }
-    double total = 0;
     for (const auto& arm : a) {
       if (!r.is_map(arm, "a split arm")) continue;
       r.check_keys(arm, {"weight", "next", "holdout"}, "split");
@@ -428,7 +427,6 @@ void read_step(Reader& r, const YAML::Node& n, Step& step) {
       s.holdout = arm["holdout"] && r.value(arm["holdout"]) == Json(true);
       if (arm["next"]) s.next = r.string(arm["next"], "next").value_or("");
       if (s.next.empty() && !s.holdout) r.problem(arm, "a split arm needs next: (or holdout: true)");
-      total += s.weight;
       step.split.push_back(std::move(s));
     }
     if (step.split.empty()) r.problem(a, "split needs at least one arm");
