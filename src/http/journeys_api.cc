@@ -87,8 +87,6 @@ Response list_journeys(const JourneyApiDeps& d) {
 Response journey_stats(const JourneyApiDeps& d, const journeys::Journey& j) {
   auto counts = d.store->step_counts(j.id);
   if (!counts.is_ok()) return status_response(counts.status());
-  auto active = d.store->active_by_step(j.id);
-  if (!active.is_ok()) return status_response(active.status());
   // Every step of the current version, in file order, then steps only earlier versions had.
   std::vector<std::string> order;
   for (const auto& step : j.steps) order.push_back(step.id);
@@ -105,10 +103,9 @@ Response journey_stats(const JourneyApiDeps& d, const journeys::Journey& j) {
   };
   for (const auto& step : j.steps) row(step.id);
   std::int64_t total_active = 0;
-  for (const auto& c : *counts) row(c.step)[c.metric] = c.count;
-  for (const auto& c : *active) {
-    row(c.step)["waiting"] = c.count;
-    total_active += c.count;
+  for (const auto& c : *counts) {
+    row(c.step)[c.metric] = c.count;
+    if (c.metric == "waiting") total_active += c.count;
   }
   Json steps = Json::array();
   for (const auto& step : order) steps.push_back(std::move(rows[step]));

@@ -110,6 +110,7 @@ class JourneyStore {
   // Failed deliveries (all, or the one with `key`) back to pending, due now. Returns how many.
   virtual Result<int> retry_failed(std::optional<std::string> key, Timestamp now) = 0;
 
+  // The per-step counters and, as metric "waiting", the instances at each step now: one snapshot.
   virtual Result<std::vector<StepCount>> step_counts(std::string_view journey) = 0;
   // Active instances of `journey` per current step.
   virtual Result<std::vector<StepCount>> active_by_step(std::string_view journey) = 0;

@@ -375,7 +375,11 @@ class SqliteJourneyStore final : public JourneyStore {
   }
 
   Result<std::vector<StepCount>> step_counts(std::string_view journey) override {
-    return counts("SELECT step, metric, count FROM step_counts WHERE journey=?", journey);
+    // One statement, so the counters and the instances waiting agree (one snapshot).
+    return counts(
+        "SELECT step, metric, count FROM step_counts WHERE journey=?1 "
+        "UNION ALL SELECT step, 'waiting', count(*) FROM instances WHERE journey=?1 GROUP BY step",
+        journey);
   }
 
   Result<std::vector<StepCount>> active_by_step(std::string_view journey) override {
