@@ -290,6 +290,8 @@ Engine::Engine(Workspace workspace, EffectSink sink)
       }
     }
     keeps_entry_.push_back(keeps || ws_.keep_entry_events);
+    has_becomes_ = has_becomes_ || j.entry.becomes_true || j.goal.becomes_true || j.exit.becomes_true;
+    has_dates_ = has_dates_ || !j.entry.date_trait.empty();
   }
 }
 
@@ -491,12 +493,16 @@ void Engine::on_message(const Json& message, Timestamp now) {
 }
 
 void Engine::handle_identify(Person& p, const Json& traits, Timestamp now) {
-  // Trait conditions that become true start (or finish) journeys.
-  std::vector<bool> entry_before(ws_.journeys.size());
-  for (size_t j = 0; j < ws_.journeys.size(); ++j)
-    if (ws_.journeys[j].entry.becomes_true) entry_before[j] = holds(*ws_.journeys[j].entry.becomes_true, p, nullptr, nullptr, now);
+  // Trait conditions that become true start (or finish) journeys. Most workspaces have none:
+  // then nothing is evaluated or allocated here.
+  std::vector<bool> entry_before;
+  if (has_becomes_) {
+    entry_before.resize(ws_.journeys.size());
+    for (size_t j = 0; j < ws_.journeys.size(); ++j)
+      if (ws_.journeys[j].entry.becomes_true) entry_before[j] = holds(*ws_.journeys[j].entry.becomes_true, p, nullptr, nullptr, now);
+  }
   std::vector<std::pair<std::uint64_t, bool>> goal_before, exit_before;
-  for (Instance* i = p.first; i; i = i->next_of_person) {
+  for (Instance* i = has_becomes_ ? p.first : nullptr; i; i = i->next_of_person) {
     const Journey& j = ws_.journeys[i->journey];
     std::uint64_t id = i->id;
     goal_before.emplace_back(id, j.goal.becomes_true && holds(*j.goal.becomes_true, p, nullptr, nullptr, now));
@@ -505,7 +511,7 @@ void Engine::handle_identify(Person& p, const Json& traits, Timestamp now) {
   bool dates_changed = false;
   for (auto it = traits.begin(); it != traits.end(); ++it) {
     for (const Journey& j : ws_.journeys) {
-      if (j.entry.date_trait != it.key()) continue;
+      if (!has_dates_ || j.entry.date_trait != it.key()) continue;
       const Json* old = at_path(p.traits, it.key());
       dates_changed = dates_changed || !old || *old != it.value();
     }
@@ -527,7 +533,7 @@ void Engine::handle_identify(Person& p, const Json& traits, Timestamp now) {
       finish(inst, j.steps[inst.step].id, now);
     }
   }
-  for (std::uint32_t j = 0; j < ws_.journeys.size(); ++j) {
+  for (std::uint32_t j = 0; has_becomes_ && j < ws_.journeys.size(); ++j) {
     const auto& entry = ws_.journeys[j].entry;
     if (entry.becomes_true && !entry_before[j] && holds(*entry.becomes_true, p, nullptr, nullptr, now))
       try_enter(p, j, nullptr, now);
@@ -624,8 +630,10 @@ void Engine::try_enter(Person& p, std::uint32_t journey_index, const Json* event
   if (!holds(j.audience, p, properties, nullptr, now)) return;
   std::string key;
   if (j.reentry == Reentry::kKey && event) {
-    std::string path = j.reentry_key.rfind("properties.", 0) == 0 ? j.reentry_key : "properties." + j.reentry_key;
-    if (const Json* v = at_path(*event, path)) key = v->is_string() ? v->get<std::string>() : v->dump();
+    const Json* v = j.reentry_key.rfind("properties.", 0) == 0 ? at_path(*event, j.reentry_key)
+                    : properties                                ? at_path(*properties, j.reentry_key)
+                                                                : nullptr;
+    if (v) key = v->is_string() ? v->get<std::string>() : v->dump();
   }
   bool entered_before = entered(p, journey_index);
   bool active = false, active_same_key = false;
@@ -1159,11 +1167,12 @@ bool Engine::holds(const Condition& c, const Person& p, const Json* properties, 
   }
   const Json* v = nullptr;
   Json entry;
-  if (c.path.rfind("traits.", 0) == 0) v = at_path(p.traits, c.path.substr(7));
-  else if (c.path.rfind("properties.", 0) == 0) v = properties ? at_path(*properties, c.path.substr(11)) : nullptr;
+  std::string_view path = c.path;  // views: no string is built per evaluation
+  if (path.rfind("traits.", 0) == 0) v = at_path(p.traits, path.substr(7));
+  else if (path.rfind("properties.", 0) == 0) v = properties ? at_path(*properties, path.substr(11)) : nullptr;
   else if (c.path.rfind("event.", 0) == 0 && inst) {
     entry = entry_of(*inst);
-    v = at_path(entry, c.path.substr(6));
+    v = at_path(entry, path.substr(6));
   }
   switch (c.op) {
     case Condition::Op::kExists: return v != nullptr && !v->is_null();

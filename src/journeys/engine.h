@@ -180,6 +180,8 @@ class Engine {
   // share it), and whether any step reads the entry message (else it is not kept).
   std::vector<std::uint32_t> id_index_;
   std::vector<bool> keeps_entry_;
+  bool has_becomes_ = false;  // some trigger is a trait condition becoming true
+  bool has_dates_ = false;    // some entry is a date trigger
   std::unordered_map<std::string, std::vector<std::uint32_t>> entry_by_event_;  // event name -> journeys
   std::unordered_set<std::string> history_events_;  // event names some `did` condition asks about
 
