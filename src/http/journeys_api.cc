@@ -11,6 +11,7 @@
 #include "http/encoding.h"
 #include "http/responses.h"
 #include "ingest/parser.h"
+#include "tracking/bounces.h"
 
 namespace tp::http {
 namespace {
@@ -21,6 +22,7 @@ using Json = nlohmann::json;
 
 constexpr std::string_view kJourneys = "/api/v1/journeys";
 constexpr std::string_view kTasks = "/api/v1/tasks";
+constexpr std::string_view kBounces = "/api/v1/bounces";
 
 std::string_view send_type_name(journeys::SendType t) {
   return t == journeys::SendType::kTransactional ? "transactional" : "commercial";
@@ -187,11 +189,43 @@ void tasks(const JourneyApiDeps& d, const Clock& clock, Request& request, std::s
   respond(json_response(status::ok, Json{{"success", true}, {"task", task_json(**task)}}.dump()));
 }
 
+// An inbound bounce or complaint report (docs/tracking.md): events on the person's card, and
+// after a hard bounce or a complaint the trait email_status, which stops email to the address.
+void bounce(profiles::ProfileWriter& writer, const Clock& clock, const std::string& body, const Respond& respond) {
+  Json report = Json::parse(body, nullptr, false);
+  if (report.is_discarded() || !report.is_object())
+    return respond(error_response(status::bad_request,
+                                  "the body must be a JSON object: {\"userId\", \"email\", \"type\": hard|soft|complaint}"));
+  auto user = report.find("userId");
+  if (user == report.end() || !user->is_string() || user->get<std::string>().empty())
+    return respond(error_response(status::bad_request, "userId: required, a non-empty string", "userId"));
+  auto messages = tracking::bounce_messages(body, user->get<std::string>(), clock);
+  if (!messages.is_ok()) {
+    const std::string& m = messages.status().message();
+    return respond(error_response(status::bad_request, m, m.substr(0, m.find(':'))));
+  }
+  std::vector<ingest::Message> batch;
+  for (const auto& text : *messages) {
+    auto parsed = ingest::parse_typed(text, clock.now());
+    if (!parsed.is_ok()) return respond(status_response(parsed.status()));
+    batch.push_back(std::move(parsed).value());
+  }
+  writer.submit(std::move(batch), [respond](const profiles::WriteOutcome& outcome) {
+    if (!outcome.status.is_ok()) return respond(status_response(outcome.status));
+    respond(json_response(status::accepted, R"({"success":true})"));
+  });
+}
+
 }  // namespace
 
 bool handle_journey_api(const JourneyApiDeps& d, profiles::ProfileWriter& writer, const Clock& clock, Request& request,
                         std::string_view path, std::string_view query, const Respond& respond) {
   if (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
+  if (path == kBounces) {
+    if (request.method() != verb::post) respond(method_not_allowed("POST"));
+    else bounce(writer, clock, request.body(), respond);
+    return true;
+  }
   if (path == kTasks || path.rfind(std::string(kTasks) + "/", 0) == 0) {
     tasks(d, clock, request, path.substr(std::min(path.size(), kTasks.size() + 1)), query, respond);
     return true;

@@ -183,6 +183,16 @@ tracking:
     assert.equal(step('reminder').entered, 0, 'no reminder after an open');
     const card = (await c.card('bo', '?limit=100')).body;
     assert.ok(card.timeline.some((e) => e.event === 'Email Opened' && e.properties.step === 'confirmation'));
+
+    // An inbound hard bounce marks the address: no more email to it.
+    const bounced = await c.admin('POST', '/api/v1/bounces', { body: { userId: 'bo', email: 'bo@example.com', type: 'hard', reason: '550 5.1.1 no such user' } });
+    assert.equal(bounced.status, 202);
+    const after = (await c.card('bo', '?limit=100')).body;
+    assert.equal(after.traits.email_status, 'bounced');
+    assert.ok(after.timeline.some((e) => e.event === 'Email Bounced'));
+    const bad = await c.admin('POST', '/api/v1/bounces', { body: { userId: 'bo', email: 'bo@example.com', type: 'bouncy' } });
+    assert.deepEqual([bad.status, bad.body.field], [400, 'type']);
+    assert.equal((await c.admin('POST', '/api/v1/bounces', { body: { email: 'x@example.com', type: 'hard' } })).body.field, 'userId');
   } finally {
     await server.stop();
     sink.stop();
