@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <array>
 
+#include "base/text.h"
 #include "templates/program.h"
 #include "templates/text.h"
 
@@ -23,21 +24,6 @@ struct Token {
   std::string_view name;   // tag
   std::uint32_t args = 0;  // tag: where its arguments start
 };
-
-size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diagonal = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = up;
-    }
-  }
-  return row[b.size()];
-}
 
 std::string suggestion(std::string_view word, const std::vector<std::string_view>& candidates) {
   std::string_view best;
@@ -424,14 +410,14 @@ class Parser {
         char32_t v = 0;
         size_t j = i + 2;
         while (j < raw.size() && j <= i + 5 && hex(raw[j])) v = v * 16 + static_cast<char32_t>(hex_value(raw[j++]));
-        text::append_utf8(out, (v >= 0xD800 && v <= 0xDFFF) ? 0xFFFD : v);
+        tp::append_utf8(out, (v >= 0xD800 && v <= 0xDFFF) ? 0xFFFD : v);
         i = j;
       } else if (c >= '0' && c <= '7') {
         char32_t v = 0;
         size_t j = i + 1;
         while (j < raw.size() && j <= i + 3 && raw[j] >= '0' && raw[j] <= '7')
           v = v * 8 + static_cast<char32_t>(raw[j++] - '0');
-        text::append_utf8(out, v);
+        tp::append_utf8(out, v);
         i = j;
       } else {
         size_t j = i + 1;

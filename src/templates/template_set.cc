@@ -9,6 +9,7 @@
 #include <tuple>
 
 #include "base/file.h"
+#include "base/text.h"
 #include "templates/text.h"
 
 namespace tp::templates {
@@ -70,26 +71,11 @@ std::string list(const std::vector<std::string_view>& words) {
   return out;
 }
 
-size_t distance(std::string_view a, std::string_view b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diagonal = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = up;
-    }
-  }
-  return row[b.size()];
-}
-
 std::string did_you_mean(std::string_view word, const std::vector<std::string_view>& candidates) {
   std::string_view best;
   size_t best_distance = word.size() <= 4 ? 2 : 3;
   for (auto c : candidates) {
-    size_t d = distance(word, c);
+    size_t d = edit_distance(word, c);
     if (d < best_distance) best_distance = d, best = c;
   }
   return best.empty() ? "" : fmt::format(" (did you mean \"{}\"?)", best);

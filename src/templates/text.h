@@ -13,7 +13,6 @@ namespace tp::templates::text {
 // range is never produced for them: they come back as 0xFFFD) and advance by one byte, so loops
 // always make progress.
 char32_t next_code_point(std::string_view s, size_t& i);
-void append_utf8(std::string& out, char32_t cp);
 // Number of code points, and of UTF-16 code units (JavaScript's String length).
 size_t code_point_count(std::string_view s);
 size_t utf16_length(std::string_view s);

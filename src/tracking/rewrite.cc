@@ -6,6 +6,8 @@
 #include <optional>
 #include <vector>
 
+#include "base/text.h"
+
 namespace tp::tracking {
 namespace {
 
@@ -23,23 +25,10 @@ bool starts_with_ci(std::string_view s, size_t at, std::string_view prefix) {
   return true;
 }
 
-void append_utf8(std::string& out, std::uint32_t cp) {
+// An invalid or NUL code point becomes U+FFFD, as browsers decode character references.
+void append_code_point(std::string& out, std::uint32_t cp) {
   if (cp == 0 || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) cp = 0xFFFD;
-  if (cp < 0x80) {
-    out.push_back(static_cast<char>(cp));
-  } else if (cp < 0x800) {
-    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else if (cp < 0x10000) {
-    out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else {
-    out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  }
+  tp::append_utf8(out, cp);
 }
 
 struct NamedReference {
@@ -186,7 +175,7 @@ std::string decode_attribute_value(std::string_view raw) {
         continue;
       }
       if (j < raw.size() && raw[j] == ';') ++j;
-      append_utf8(out, cp > 0x10FFFF ? 0xFFFD : static_cast<std::uint32_t>(cp));
+      append_code_point(out, cp > 0x10FFFF ? 0xFFFD : static_cast<std::uint32_t>(cp));
       i = j;
       continue;
     }
@@ -196,7 +185,7 @@ std::string decode_attribute_value(std::string_view raw) {
     bool decoded = false;
     for (const auto& ref : kNamedReferences) {
       if (j < raw.size() && raw[j] == ';' && name == ref.name) {
-        append_utf8(out, ref.code_point);
+        append_code_point(out, ref.code_point);
         i = j + 1;
         decoded = true;
         break;
@@ -205,7 +194,7 @@ std::string decode_attribute_value(std::string_view raw) {
       // '=' keeps it literal, so "?a=1&copy=2" stays as written.
       if (ref.legacy && name.substr(0, ref.name.size()) == ref.name && name.size() == ref.name.size() &&
           (j >= raw.size() || raw[j] != '=')) {
-        append_utf8(out, ref.code_point);
+        append_code_point(out, ref.code_point);
         i = j;
         decoded = true;
         break;
