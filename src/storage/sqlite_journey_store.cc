@@ -341,12 +341,7 @@ class SqliteJourneyStore final : public JourneyStore {
         "SELECT {}, e.body FROM deliveries d JOIN effects e ON e.seq = d.effect_seq "
         "WHERE d.status = 'pending' AND d.next_attempt <= ? ORDER BY d.next_attempt LIMIT ?", kDeliveryColumns)));
     q.bind(1, ms(now)).bind(2, std::int64_t{limit});
-    std::vector<DeliveryRow> out;
-    TP_TRY(each_row(q, [&](const Statement& r) {
-      out.push_back(read_delivery(r));
-      out.back().effect_body = r.column_text(13);
-    }));
-    return out;
+    return read_deliveries(q);
   }
 
   Result<std::vector<DeliveryRow>> deliveries(std::string_view status, int limit) override {
@@ -355,6 +350,11 @@ class SqliteJourneyStore final : public JourneyStore {
         "SELECT {}, e.body FROM deliveries d JOIN effects e ON e.seq = d.effect_seq WHERE d.status = ? "
         "ORDER BY d.updated LIMIT ?", kDeliveryColumns)));
     q.bind(1, status).bind(2, std::int64_t{limit});
+    return read_deliveries(q);
+  }
+
+  // Rows of kDeliveryColumns followed by the outbox body.
+  static Result<std::vector<DeliveryRow>> read_deliveries(Statement& q) {
     std::vector<DeliveryRow> out;
     TP_TRY(each_row(q, [&](const Statement& r) {
       out.push_back(read_delivery(r));
