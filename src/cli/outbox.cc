@@ -57,7 +57,9 @@ int render(const std::string& data, const std::string& journeys, const std::stri
   row.user_id = user;
   row.channel = channel_name;
   row.template_name = name;
-  auto context = delivery::message_context(**store, row, event_json, "https://example.invalid/unsubscribe");
+  auto reader = (*store)->open_reader();
+  if (!reader.is_ok()) return fail(reader.status().message());
+  auto context = delivery::message_context(**reader, row, event_json, "https://example.invalid/unsubscribe");
   if (!context.is_ok()) return fail(context.status().message());
   auto rendered = set->render(name, *channel, *context);
   if (!rendered.is_ok()) return fail(rendered.status().message());

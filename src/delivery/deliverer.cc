@@ -26,6 +26,7 @@ std::optional<templates::Channel> template_channel(std::string_view channel) {
 Deliverer::Deliverer(Deps deps, Options options)
     : d_(std::move(deps)),
       options_(std::move(options)),
+      readers_(d_.profiles),
       delivered_(d_.metrics.counter("touchpoint_deliveries_delivered_total", "Messages a provider accepted")),
       retried_(d_.metrics.counter("touchpoint_deliveries_retried_total", "Attempts that failed temporarily")),
       failed_(d_.metrics.counter("touchpoint_deliveries_failed_total", "Messages given up (the dead-letter list)")) {}
@@ -121,16 +122,15 @@ Millis Deliverer::backoff(int attempts) {
   return Millis(static_cast<long long>(base * (0.5 + 0.5 * unit)));
 }
 
-Result<Json> message_context(storage::Store& profiles, const DeliveryRow& row, const Json& event,
+Result<Json> message_context(storage::Reader& reader, const DeliveryRow& row, const Json& event,
                              const std::string& unsubscribe_url) {
   Json traits = Json::object();
-  TP_ASSIGN(auto reader, profiles.open_reader());
-  TP_ASSIGN(auto id, reader->find_identity(storage::IdentityKind::kUser, row.user_id));
+  TP_ASSIGN(auto id, reader.find_identity(storage::IdentityKind::kUser, row.user_id));
   if (!id) {
-    TP_ASSIGN(id, reader->find_identity(storage::IdentityKind::kAnonymous, row.user_id));
+    TP_ASSIGN(id, reader.find_identity(storage::IdentityKind::kAnonymous, row.user_id));
   }
   if (!id) return not_found(fmt::format("no profile for {}", row.user_id));
-  TP_ASSIGN(auto profile, reader->profile(*id));
+  TP_ASSIGN(auto profile, reader.profile(*id));
   for (const auto& t : profile.traits) traits[t.name] = Json::parse(t.json, nullptr, false);
   Json message = {{"key", row.key}, {"channel", row.channel}, {"template", row.template_name}};
   if (!unsubscribe_url.empty()) message["unsubscribe_url"] = unsubscribe_url;
@@ -149,12 +149,16 @@ channels::DeliveryResult Deliverer::attempt(const DeliveryRow& row) {
       (*channel == templates::Channel::kWebhook && !d_.webhook))
     return DeliveryResult::permanent_error(
         fmt::format("channel {} is not configured (touchpoint.yaml channels: section)", row.channel));
-  auto ctx = message_context(d_.profiles, row, effect.value("event", Json::object()),
-                             d_.unsubscribe_url ? d_.unsubscribe_url(row) : std::string());
-  if (!ctx.is_ok()) return DeliveryResult::permanent_error(ctx.status().message());
-  auto rendered = d_.templates.render(row.template_name, *channel, *ctx);
+  Json context_json;
+  Status read = readers_.with_reader([&](storage::Reader& reader) -> Status {
+    TP_ASSIGN(context_json, message_context(reader, row, effect.value("event", Json::object()),
+                                            d_.unsubscribe_url ? d_.unsubscribe_url(row) : std::string()));
+    return Status::ok();
+  });
+  if (!read.is_ok()) return DeliveryResult::permanent_error(read.message());
+  auto rendered = d_.templates.render(row.template_name, *channel, context_json);
   if (!rendered.is_ok()) return DeliveryResult::permanent_error(fmt::format("template: {}", rendered.status().message()));
-  const Json& traits = (*ctx)["user"]["traits"];
+  const Json& traits = context_json["user"]["traits"];
   switch (*channel) {
     case templates::Channel::kEmail: {
       channels::EmailMessage m;

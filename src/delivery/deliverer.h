@@ -74,7 +74,7 @@ struct Deps {
 // The variables a message template sees: user.userId, user.traits.* (the profile's traits now),
 // event.* (the entry message), journey.id, journey.step, message.* (key, channel, template,
 // unsubscribe_url). kNotFound when no profile has the id.
-Result<nlohmann::json> message_context(storage::Store& profiles, const storage::DeliveryRow& row,
+Result<nlohmann::json> message_context(storage::Reader& profiles, const storage::DeliveryRow& row,
                                        const nlohmann::json& event, const std::string& unsubscribe_url);
 
 class Deliverer {
@@ -106,6 +106,7 @@ class Deliverer {
 
   Deps d_;
   Options options_;
+  storage::ReaderPool readers_;  // of d_.profiles, lent to the sending threads
   std::map<std::string, Breaker> breakers_;
   std::map<std::string, Bucket> buckets_;
   std::uint64_t jitter_state_ = 0x9E3779B97F4A7C15ULL;
