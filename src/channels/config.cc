@@ -1,125 +1,13 @@
 #include "channels/config.h"
 
 #include <fmt/format.h>
-#include <yaml-cpp/yaml.h>
-
-#include <charconv>
-#include <cstdlib>
-#include <filesystem>
-#include <set>
-
+#include "base/config_reader.h"
 #include "base/file.h"
 
 namespace tp::channels {
 namespace {
 
-class Reader {
- public:
-  Reader(std::string file, const EnvironmentLookup& env) : file_(std::move(file)), env_(env) {
-    base_dir_ = std::filesystem::path(file_).parent_path();
-  }
-
-  void problem(const YAML::Mark& m, const std::string& path, const std::string& message) {
-    problems_.push_back(
-        fmt::format("{}:{}:{}: {}: {}", file_, std::max(m.line, 0) + 1, std::max(m.column, 0) + 1, path, message));
-  }
-  const std::vector<std::string>& problems() const { return problems_; }
-
-  // A mapping whose keys must all be in `known`.
-  bool mapping(const YAML::Node& n, const std::string& path, std::initializer_list<const char*> known) {
-    if (!n.IsMap()) {
-      problem(n.Mark(), path, "must be a mapping (key: value lines)");
-      return false;
-    }
-    std::set<std::string> names(known.begin(), known.end());
-    for (const auto& kv : n) {
-      std::string key = kv.first.Scalar();
-      if (!names.count(key)) {
-        std::string list;
-        for (const auto& k : known) list += (list.empty() ? "" : ", ") + std::string(k);
-        problem(kv.first.Mark(), path + "." + key, "unknown key (known: " + list + ")");
-      }
-    }
-    return true;
-  }
-
-  std::optional<std::string> scalar(const YAML::Node& parent, const std::string& path, const char* key) {
-    YAML::Node n = parent[key];
-    if (!n) return std::nullopt;
-    if (!n.IsScalar()) {
-      problem(n.Mark(), path + "." + key, "must be a single value");
-      return std::nullopt;
-    }
-    return n.Scalar();
-  }
-
-  void string(const YAML::Node& parent, const std::string& path, const char* key, std::string& out) {
-    if (auto v = scalar(parent, path, key)) out = *v;
-  }
-
-  void path_value(const YAML::Node& parent, const std::string& path, const char* key, std::string& out) {
-    if (auto v = scalar(parent, path, key)) {
-      std::filesystem::path p(*v);
-      out = p.is_relative() && !base_dir_.empty() ? (base_dir_ / p).string() : p.string();
-    }
-  }
-
-  // `key` or `key_env` (the name of an environment variable), not both.
-  void secret(const YAML::Node& parent, const std::string& path, const char* key, std::string& out) {
-    std::string env_key = std::string(key) + "_env";
-    auto direct = scalar(parent, path, key);
-    auto variable = scalar(parent, path, env_key.c_str());
-    if (direct && variable) {
-      problem(parent[env_key].Mark(), path + "." + env_key, fmt::format("give {} or {}, not both", key, env_key));
-    } else if (direct) {
-      out = *direct;
-    } else if (variable) {
-      auto value = env_(*variable);
-      if (!value || value->empty())
-        problem(parent[env_key].Mark(), path + "." + env_key,
-                fmt::format("environment variable {} is not set", *variable));
-      else
-        out = *value;
-    }
-  }
-
-  template <typename T>
-  void integer(const YAML::Node& parent, const std::string& path, const char* key, T& out, long long min,
-               long long max) {
-    auto v = scalar(parent, path, key);
-    if (!v) return;
-    long long x = 0;
-    auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), x);
-    if (ec != std::errc() || end != v->data() + v->size() || x < min || x > max) {
-      problem(parent[key].Mark(), path + "." + key,
-              fmt::format("'{}' is not a whole number from {} to {}", *v, min, max));
-      return;
-    }
-    out = static_cast<T>(x);
-  }
-
-  void duration(const YAML::Node& parent, const std::string& path, const char* key, Millis& out) {
-    auto v = scalar(parent, path, key);
-    if (!v) return;
-    long long x = 0;
-    auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), x);
-    std::string_view unit(end, static_cast<size_t>(v->data() + v->size() - end));
-    long long scale = unit == "ms" ? 1 : unit == "s" ? 1000 : unit == "m" ? 60'000 : 0;
-    if (ec != std::errc() || scale == 0 || x <= 0 || x > 3'600'000) {
-      problem(parent[key].Mark(), path + "." + key, fmt::format("'{}' is not a duration like 500ms, 10s or 2m", *v));
-      return;
-    }
-    out = Millis(x * scale);
-  }
-
-  std::optional<std::string> env(const std::string& name) const { return env_(name); }
-
- private:
-  std::string file_;
-  std::filesystem::path base_dir_;
-  const EnvironmentLookup& env_;
-  std::vector<std::string> problems_;
-};
+using Reader = ConfigReader;
 
 SmtpConfig read_smtp(Reader& r, const YAML::Node& n) {
   const std::string p = "channels.smtp";
@@ -238,12 +126,6 @@ WebhookConfig read_webhooks(Reader& r, const YAML::Node& n) {
 
 }  // namespace
 
-std::optional<std::string> process_environment(const std::string& name) {
-  const char* v = std::getenv(name.c_str());
-  if (v == nullptr) return std::nullopt;
-  return std::string(v);
-}
-
 std::optional<EmailAddress> parse_mailbox(std::string_view text) {
   auto trim = [](std::string_view s) {
     while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
@@ -267,29 +149,16 @@ std::optional<EmailAddress> parse_mailbox(std::string_view text) {
 
 Result<ChannelsConfig> parse_channels_config(const std::string& file, const std::string& text,
                                              const EnvironmentLookup& env) {
-  YAML::Node root;
-  try {
-    root = YAML::Load(text);
-  } catch (const YAML::Exception& e) {
-    return invalid_argument(fmt::format("{}:{}:{}: YAML syntax: {}", file, e.mark.line + 1, e.mark.column + 1, e.msg));
-  }
+  TP_ASSIGN(YAML::Node channels, config_section(file, text, "channels"));
   ChannelsConfig config;
+  if (!channels) return config;
   Reader r(file, env);
-  if (!root || root.IsNull()) return config;
-  if (!root.IsMap())
-    return invalid_argument(fmt::format("{}:1:1: the file must be a mapping (key: value lines)", file));
-  YAML::Node channels = root["channels"];
-  if (!channels || channels.IsNull()) return config;
   if (r.mapping(channels, "channels", {"smtp", "sms", "webhooks"})) {
     if (YAML::Node n = channels["smtp"]) config.smtp = read_smtp(r, n);
     if (YAML::Node n = channels["sms"]) config.sms = read_sms(r, n);
     if (YAML::Node n = channels["webhooks"]) config.webhooks = read_webhooks(r, n);
   }
-  if (!r.problems().empty()) {
-    std::string all;
-    for (const auto& p : r.problems()) all += (all.empty() ? "" : "\n") + p;
-    return invalid_argument(all);
-  }
+  TP_TRY(r.status());
   return config;
 }
 

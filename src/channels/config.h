@@ -21,6 +21,7 @@
 #include <optional>
 #include <string>
 
+#include "base/config_reader.h"
 #include "base/status.h"
 #include "channels/sms.h"
 #include "channels/smtp.h"
@@ -33,10 +34,6 @@ struct ChannelsConfig {
   std::optional<SmsConfig> sms;
   std::optional<WebhookConfig> webhooks;
 };
-
-// Looks up an environment variable; nullopt when unset.
-using EnvironmentLookup = std::function<std::optional<std::string>(const std::string&)>;
-std::optional<std::string> process_environment(const std::string& name);
 
 // `file` names the text in messages and anchors relative paths.
 Result<ChannelsConfig> parse_channels_config(const std::string& file, const std::string& text,

@@ -1,11 +1,9 @@
 #include "tracking/config.h"
 
 #include <fmt/format.h>
-#include <yaml-cpp/yaml.h>
-
-#include <cstdlib>
 #include <set>
 
+#include "base/config_reader.h"
 #include "base/file.h"
 #include "tracking/links.h"
 
@@ -39,69 +37,7 @@ std::string text_problem(const std::string& text, size_t max, bool required) {
   return "";
 }
 
-class Reader {
- public:
-  Reader(std::string file, const EnvironmentLookup& env) : file_(std::move(file)), env_(env) {}
-
-  void problem(const YAML::Mark& m, const std::string& path, const std::string& message) {
-    problems_.push_back(
-        fmt::format("{}:{}:{}: {}: {}", file_, std::max(m.line, 0) + 1, std::max(m.column, 0) + 1, path, message));
-  }
-  const std::vector<std::string>& problems() const { return problems_; }
-
-  bool mapping(const YAML::Node& n, const std::string& path, std::initializer_list<const char*> known) {
-    if (!n.IsMap()) {
-      problem(n.Mark(), path, "must be a mapping (key: value lines)");
-      return false;
-    }
-    std::set<std::string> names(known.begin(), known.end());
-    for (const auto& kv : n) {
-      std::string key = kv.first.Scalar();
-      if (!names.count(key)) {
-        std::string list;
-        for (const auto& k : known) list += (list.empty() ? "" : ", ") + std::string(k);
-        problem(kv.first.Mark(), path + "." + key, "unknown key (known: " + list + ")");
-      }
-    }
-    return true;
-  }
-
-  std::optional<std::string> scalar(const YAML::Node& parent, const std::string& path, const char* key) {
-    YAML::Node n = parent[key];
-    if (!n) return std::nullopt;
-    if (!n.IsScalar()) {
-      problem(n.Mark(), path + "." + key, "must be a single value");
-      return std::nullopt;
-    }
-    return n.Scalar();
-  }
-
-  // A list of strings: `key: [a, b]`.
-  std::vector<std::pair<std::string, YAML::Mark>> list(const YAML::Node& parent, const std::string& path,
-                                                       const char* key) {
-    std::vector<std::pair<std::string, YAML::Mark>> out;
-    YAML::Node n = parent[key];
-    if (!n) return out;
-    if (!n.IsSequence()) {
-      problem(n.Mark(), path + "." + key, "must be a list, like [A, B]");
-      return out;
-    }
-    for (size_t i = 0; i < n.size(); ++i) {
-      if (!n[i].IsScalar())
-        problem(n[i].Mark(), fmt::format("{}.{}[{}]", path, key, i), "must be a single value");
-      else
-        out.emplace_back(n[i].Scalar(), n[i].Mark());
-    }
-    return out;
-  }
-
-  std::optional<std::string> env(const std::string& name) const { return env_(name); }
-
- private:
-  std::string file_;
-  const EnvironmentLookup& env_;
-  std::vector<std::string> problems_;
-};
+using Reader = ConfigReader;
 
 std::string secret_problem(const std::string& secret) {
   if (secret.size() < kMinSecretBytes)
@@ -172,15 +108,7 @@ TrackingConfig read_tracking(Reader& r, const YAML::Node& n) {
     if (auto why = text_problem(c.company_name, kMaxCompanyNameBytes, true); !why.empty())
       r.problem(n["company_name"].Mark(), p + ".company_name", why);
   }
-  if (auto v = r.scalar(n, p, "record_client")) {
-    if (*v == "true")
-      c.record_client = true;
-    else if (*v == "false")
-      c.record_client = false;
-    else
-      r.problem(n["record_client"].Mark(), p + ".record_client",
-                fmt::format("'{}' is not true or false", v->substr(0, 40)));
-  }
+  r.boolean(n, p, "record_client", c.record_client);
 
   if (YAML::Node purposes = n["purposes"]) {
     if (!purposes.IsSequence()) {
@@ -246,32 +174,13 @@ Status validate_tracking_config(const TrackingConfig& c) {
   return Status::ok();
 }
 
-std::optional<std::string> process_environment(const std::string& name) {
-  const char* v = std::getenv(name.c_str());
-  if (v == nullptr) return std::nullopt;
-  return std::string(v);
-}
-
 Result<std::optional<TrackingConfig>> parse_tracking_config(const std::string& file, const std::string& text,
                                                             const EnvironmentLookup& env) {
-  YAML::Node root;
-  try {
-    root = YAML::Load(text);
-  } catch (const YAML::Exception& e) {
-    return invalid_argument(fmt::format("{}:{}:{}: YAML syntax: {}", file, e.mark.line + 1, e.mark.column + 1, e.msg));
-  }
-  if (!root || root.IsNull()) return std::optional<TrackingConfig>();
-  if (!root.IsMap())
-    return invalid_argument(fmt::format("{}:1:1: the file must be a mapping (key: value lines)", file));
-  YAML::Node section = root["tracking"];
-  if (!section || section.IsNull()) return std::optional<TrackingConfig>();
+  TP_ASSIGN(YAML::Node section, config_section(file, text, "tracking"));
+  if (!section) return std::optional<TrackingConfig>();
   Reader r(file, env);
   TrackingConfig config = read_tracking(r, section);
-  if (!r.problems().empty()) {
-    std::string all;
-    for (const auto& problem : r.problems()) all += (all.empty() ? "" : "\n") + problem;
-    return invalid_argument(all);
-  }
+  TP_TRY(r.status());
   return std::optional<TrackingConfig>(std::move(config));
 }
 

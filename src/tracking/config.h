@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "base/config_reader.h"
 #include "base/status.h"
 
 namespace tp::tracking {
@@ -46,9 +47,6 @@ struct TrackingConfig {
 // (ids well-formed and unique, labels present), secrets (≥ 32 bytes when set).
 // Errors: kInvalidArgument naming the field (`tracking.purposes[2].id: …`).
 Status validate_tracking_config(const TrackingConfig& config);
-
-using EnvironmentLookup = std::function<std::optional<std::string>(const std::string&)>;
-std::optional<std::string> process_environment(const std::string& name);
 
 // nullopt when the file has no `tracking:` section. `file` names the text in messages.
 Result<std::optional<TrackingConfig>> parse_tracking_config(const std::string& file, const std::string& text,
