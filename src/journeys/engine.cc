@@ -58,7 +58,7 @@ class CompactString {
   void set_inline_size(size_t n) { bytes_[kInline] = static_cast<char>(kInline - n); }
   void assign(std::string_view s) {
     if (s.size() <= kInline) {
-      std::memcpy(bytes_, s.data(), s.size());
+      if (!s.empty()) std::memcpy(bytes_, s.data(), s.size());  // an empty view may have no data
       set_inline_size(s.size());
       return;
     }
@@ -212,9 +212,8 @@ bool reads_entry(const std::vector<Condition>& all, bool properties_too) {
   return std::any_of(all.begin(), all.end(), [&](const Condition& c) { return reads_entry(c, properties_too); });
 }
 
-const std::string* string_field(const Json& message, const char* key) {
-  auto it = message.find(key);
-  return it != message.end() && it->is_string() ? &it->get_ref<const std::string&>() : nullptr;
+const std::string* as_string(const Json* v) {
+  return v != nullptr && v->is_string() ? &v->get_ref<const std::string&>() : nullptr;
 }
 
 }  // namespace
@@ -297,37 +296,53 @@ Engine::Engine(Workspace workspace, EffectSink sink)
 
 Engine::~Engine() = default;
 
-Engine::Person* Engine::find_person(std::string_view user_id) {
+namespace {
+
+size_t hash_of(std::string_view user_id) { return std::hash<std::string_view>{}(user_id); }
+
+// The upper half of a hash, as it is kept in an index entry.
+constexpr std::uint64_t kTagBits = ~std::uint64_t{0xFFFFFFFF};
+std::uint64_t tag_of(size_t hash) { return static_cast<std::uint64_t>(hash) & kTagBits; }
+
+}  // namespace
+
+Engine::Person* Engine::find_person(std::string_view user_id) { return find_person(user_id, hash_of(user_id)); }
+
+Engine::Person* Engine::find_person(std::string_view user_id, size_t hash) {
   if (index_.empty()) return nullptr;
   size_t mask = index_.size() - 1;
-  for (size_t at = std::hash<std::string_view>{}(user_id) & mask;; at = (at + 1) & mask) {
-    std::uint32_t slot = index_[at];
-    if (slot == 0) return nullptr;
-    if (people_[slot - 1].user_id.view() == user_id) return &people_[slot - 1];
+  std::uint64_t tag = tag_of(hash);
+  for (size_t at = hash & mask;; at = (at + 1) & mask) {
+    std::uint64_t entry = index_[at];
+    if (entry == 0) return nullptr;
+    if ((entry & kTagBits) != tag) continue;
+    Person& p = people_[static_cast<std::uint32_t>(entry) - 1];
+    if (p.user_id.view() == user_id) return &p;
   }
 }
 
-void Engine::index_person(std::uint32_t slot) {
+void Engine::index_person(std::uint32_t slot, size_t hash) {
   size_t mask = index_.size() - 1;
-  size_t at = std::hash<std::string_view>{}(people_[slot].user_id.view()) & mask;
+  size_t at = hash & mask;
   while (index_[at] != 0) at = (at + 1) & mask;
-  index_[at] = slot + 1;
+  index_[at] = tag_of(hash) | (std::uint64_t{slot} + 1);
 }
 
 Engine::Person& Engine::person(std::string_view user_id) {
-  if (Person* p = find_person(user_id)) {
+  size_t hash = hash_of(user_id);
+  if (Person* p = find_person(user_id, hash)) {
     p->forgotten = false;
     return *p;
   }
   // Open addressing, at most half full.
   if ((people_.size() + 1) * 2 > index_.size()) {
     index_.assign(std::max<size_t>(1024, index_.size() * 2), 0);
-    for (std::uint32_t slot = 0; slot < people_.size(); ++slot) index_person(slot);
+    for (std::uint32_t slot = 0; slot < people_.size(); ++slot) index_person(slot, hash_of(people_[slot].user_id.view()));
   }
   Person& p = people_.emplace_back();
   p.user_id = CompactString(user_id);
   p.slot = static_cast<std::uint32_t>(people_.size() - 1);
-  index_person(static_cast<std::uint32_t>(people_.size() - 1));
+  index_person(p.slot, hash);
   return p;
 }
 
@@ -403,7 +418,7 @@ void Engine::unlink(Person& p, Instance& inst) {
 void Engine::reap() {
   for (auto id : finished_) {
     free_instance(id);
-    dirty_instances_.erase(id);
+    if (!dirty_instances_.empty()) dirty_instances_.erase(id);
     if (tracking_) changes_.finished.push_back(id);
   }
   finished_.clear();
@@ -466,21 +481,39 @@ size_t Engine::advance_to(Timestamp t, size_t limit) {
   return taken;
 }
 
-void Engine::on_message(const Json& message, Timestamp now) {
+Engine::Message::Message(const Json& message) {
+  if (!message.is_object()) return;
+  using namespace std::string_view_literals;
+  for (auto it = message.begin(); it != message.end(); ++it) {
+    // string_view comparisons look at the sizes first (std::string == "..." calls memcmp).
+    std::string_view key = it.key();
+    const Json* value = &it.value();
+    if (key == "type"sv) type = value;
+    else if (key == "userId"sv) user_id = value;
+    else if (key == "anonymousId"sv) anonymous_id = value;
+    else if (key == "event"sv) event = value;
+    else if (key == "properties"sv) properties = value;
+    else if (key == "traits"sv) traits = value;
+    else if (key == "timestamp"sv) timestamp = value;
+  }
+}
+
+void Engine::on_message(const Json& json, Timestamp now) {
   advance_to(now);
-  const std::string* type = string_field(message, "type");
-  const std::string* user_id = string_field(message, "userId");
-  if (user_id == nullptr) user_id = string_field(message, "anonymousId");
+  const Message message(json);
+  const std::string* type = as_string(message.type);
+  const std::string* user_id = as_string(message.user_id);
+  if (user_id == nullptr) user_id = as_string(message.anonymous_id);
   if (type == nullptr || user_id == nullptr) return;
   if (*type == "identify") {
     Person& p = person(*user_id);
     // A person is persisted when what is kept of them changes: traits, history, consent,
     // sends, journeys entered, planned dates.
     touch(p);
-    auto traits = message.find("traits");
-    handle_identify(p, traits != message.end() && traits->is_object() ? *traits : kEmptyObject, now);
+    const Json* traits = message.traits;
+    handle_identify(p, traits != nullptr && traits->is_object() ? *traits : kEmptyObject, now);
   } else if (*type == "track") {
-    const std::string* name = string_field(message, "event");
+    const std::string* name = as_string(message.event);
     if (name == nullptr) return;
     // Only people something can happen to are kept: an event that starts, answers or is
     // remembered for nothing leaves no trace.
@@ -540,9 +573,9 @@ void Engine::handle_identify(Person& p, const Json& traits, Timestamp now) {
   }
 }
 
-void Engine::handle_track(Person& p, const Json& message, const std::string& name, Timestamp now) {
-  auto props = message.find("properties");
-  const Json& properties = props != message.end() && props->is_object() ? *props : kEmptyObject;
+void Engine::handle_track(Person& p, const Message& message, const std::string& name, Timestamp now) {
+  const Json& properties =
+      message.properties != nullptr && message.properties->is_object() ? *message.properties : kEmptyObject;
   if (history_events_.count(name)) {
     p.more().history.push_back({now, name, properties});
     touch(p);
@@ -560,11 +593,21 @@ void Engine::handle_track(Person& p, const Json& message, const std::string& nam
 
   // Exit and goal act at once, also in the middle of a wait; then waits that this event answers.
   if (p.first) {
-    // A copy: instances finish (and leave the list) while the event is handled.
-    std::vector<Instance*> active;
-    for (Instance* i = p.first; i; i = i->next_of_person) active.push_back(i);
-    for (Instance* each : active) {
-      Instance& inst = *each;
+    // A copy: instances finish (and leave the list) while the event is handled. A person has
+    // an instance or two, so the copy stays on the stack unless there are many.
+    size_t count = 0;
+    for (Instance* i = p.first; i; i = i->next_of_person) ++count;
+    Instance* on_stack[8];
+    std::vector<Instance*> on_heap;
+    Instance** active = on_stack;
+    if (count > std::size(on_stack)) {
+      on_heap.resize(count);
+      active = on_heap.data();
+    }
+    count = 0;
+    for (Instance* i = p.first; i; i = i->next_of_person) active[count++] = i;
+    for (size_t each = 0; each < count; ++each) {
+      Instance& inst = *active[each];
       if (inst.done) continue;
       const Journey& j = ws_.journeys[inst.journey];
       const std::string& at = j.steps[inst.step].id;
@@ -619,21 +662,19 @@ void Engine::handle_track(Person& p, const Json& message, const std::string& nam
   }
 }
 
-void Engine::try_enter(Person& p, std::uint32_t journey_index, const Json* event, Timestamp now) {
+void Engine::try_enter(Person& p, std::uint32_t journey_index, const Message* event, Timestamp now) {
   const Journey& j = ws_.journeys[journey_index];
   if (j.status != "active" || j.retired) return;
-  const Json* properties = nullptr;
-  if (event) {
-    auto it = event->find("properties");
-    if (it != event->end()) properties = &*it;
-  }
+  const Json* properties = event ? event->properties : nullptr;
   if (!holds(j.audience, p, properties, nullptr, now)) return;
-  std::string key;
+  std::string_view key;
+  std::string dumped;  // a key that is not a string: its JSON text
   if (j.reentry == Reentry::kKey && event) {
-    const Json* v = j.reentry_key.rfind("properties.", 0) == 0 ? at_path(*event, j.reentry_key)
-                    : properties                                ? at_path(*properties, j.reentry_key)
-                                                                : nullptr;
-    if (v) key = v->is_string() ? v->get<std::string>() : v->dump();
+    // "properties.x" is read from the message's properties; a bare path too.
+    std::string_view path = j.reentry_key;
+    if (path.rfind("properties.", 0) == 0) path.remove_prefix(11);
+    const Json* v = properties ? at_path(*properties, path) : nullptr;
+    if (v) key = v->is_string() ? std::string_view(v->get_ref<const std::string&>()) : std::string_view(dumped = v->dump());
   }
   bool entered_before = entered(p, journey_index);
   bool active = false, active_same_key = false;
@@ -664,13 +705,14 @@ void Engine::try_enter(Person& p, std::uint32_t journey_index, const Json* event
   inst.day0 = now;
   if (event) {
     // Day 0 is the entry event's own time (live mode processes it a little later).
-    if (auto t = json_time(event->contains("timestamp") ? &(*event)["timestamp"] : nullptr); t && *t < now) inst.day0 = *t;
+    if (auto t = json_time(event->timestamp); t && *t < now) inst.day0 = *t;
     if (keeps_entry_[journey_index]) {
       // What steps may read of the entry message (event.<field>, correlation, branches): its
       // name, properties and time; context and ids are not kept with every waiting instance.
       Json entry = Json::object();
-      for (const char* field : {"type", "event", "properties", "timestamp"})
-        if (auto it = event->find(field); it != event->end()) entry[field] = *it;
+      for (auto [field, value] : {std::pair{"type", event->type}, std::pair{"event", event->event},
+                                  std::pair{"properties", event->properties}, std::pair{"timestamp", event->timestamp}})
+        if (value) entry[field] = *value;
       inst.entry = std::make_unique<const std::string>(entry.dump());
     }
   }
@@ -1102,13 +1144,22 @@ Status Engine::restore_instance(const Json& state) {
 const date::time_zone* Engine::zone(const Person& p) const {
   const Json* tz = at_path(p.traits, "timezone");
   if (tz && tz->is_string()) {
-    try {
-      return date::locate_zone(tz->get<std::string>());
-    } catch (const std::exception&) {
-      // An unknown zone in a trait falls back to the workspace default.
-    }
+    // An unknown zone in a trait falls back to the workspace default.
+    if (const date::time_zone* found = zone_named(tz->get_ref<const std::string&>())) return found;
   }
   return default_zone_;
+}
+
+const date::time_zone* Engine::zone_named(const std::string& name) const {
+  if (auto it = zones_.find(name); it != zones_.end()) return it->second;
+  try {
+    const date::time_zone* found = date::locate_zone(name);
+    // Only real zones are remembered (a few hundred at most); a trait can hold any text.
+    zones_.emplace(name, found);
+    return found;
+  } catch (const std::exception&) {
+    return nullptr;
+  }
 }
 
 Timestamp Engine::wait_until(const WaitUntil& w, const Person& p, const Instance& inst, Timestamp now) const {

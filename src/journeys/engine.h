@@ -21,7 +21,6 @@
 #include <map>
 #include <memory>
 #include <optional>
-#include <queue>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -30,6 +29,7 @@
 
 #include "journeys/definition.h"
 #include "journeys/loader.h"
+#include "journeys/quaternary_heap.h"
 
 namespace tp::journeys {
 
@@ -132,12 +132,27 @@ class Engine {
   static constexpr std::uint64_t kDateTimer = std::uint64_t{1} << 63;
   void push_timer(Timestamp due, std::uint32_t generation, std::uint64_t target);
 
+  // The fields of a Segment message that the engine reads, as they are in the message (any
+  // JSON type); null when absent. Found in one pass over its keys: each find() in nlohmann's
+  // std::map is a walk of string comparisons, and a message used to be searched a dozen times.
+  struct Message {
+    const Json* type = nullptr;
+    const Json* user_id = nullptr;
+    const Json* anonymous_id = nullptr;
+    const Json* event = nullptr;
+    const Json* properties = nullptr;
+    const Json* traits = nullptr;
+    const Json* timestamp = nullptr;
+    explicit Message(const Json& message);
+  };
+
   Person& person(std::string_view user_id);  // found or created
   Person* find_person(std::string_view user_id);
-  void index_person(std::uint32_t slot);
-  void handle_track(Person& p, const Json& message, const std::string& name, Timestamp now);
+  Person* find_person(std::string_view user_id, size_t hash);
+  void index_person(std::uint32_t slot, size_t hash);
+  void handle_track(Person& p, const Message& message, const std::string& name, Timestamp now);
   void handle_identify(Person& p, const Json& traits, Timestamp now);
-  void try_enter(Person& p, std::uint32_t journey, const Json* event, Timestamp now);
+  void try_enter(Person& p, std::uint32_t journey, const Message* event, Timestamp now);
   void run(Instance& inst, Timestamp now);
   bool send(Instance& inst, const Step& step, Timestamp now);  // false: deferred by quiet hours
   void finish(Instance& inst, std::string_view step, Timestamp now);
@@ -171,6 +186,7 @@ class Engine {
              Timestamp now) const;
   bool holds(const Condition& c, const Person& p, const Json* properties, const Instance* inst, Timestamp now) const;
   const date::time_zone* zone(const Person& p) const;
+  const date::time_zone* zone_named(const std::string& name) const;
   Timestamp wait_until(const WaitUntil& w, const Person& p, const Instance& inst, Timestamp now) const;
 
   Workspace ws_;
@@ -184,17 +200,26 @@ class Engine {
   bool has_dates_ = false;    // some entry is a date trigger
   std::unordered_map<std::string, std::vector<std::uint32_t>> entry_by_event_;  // event name -> journeys
   std::unordered_set<std::string> history_events_;  // event names some `did` condition asks about
+  // Time zones by name, null for a name that is not one. date::locate_zone() is a binary search
+  // of string comparisons over the whole database, and every wait and commercial send asks.
+  struct NameHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  mutable std::unordered_map<std::string, const date::time_zone*, NameHash, std::equal_to<>> zones_;
 
   // People in slots (stable addresses; never erased, only emptied) found through an
-  // open-addressing index of slot + 1 (0: empty).
+  // open-addressing index. An entry is the upper 32 bits of the user id's hash above slot + 1
+  // (0: empty): a probe passes other people's entries on their hash bits, without reading
+  // their slot, which would be a cache miss each (most of the cost of finding a person).
   ChunkedArray<Person> people_;
-  std::vector<std::uint32_t> index_;
+  std::vector<std::uint64_t> index_;
   // Instances live in slots with a free list; ids map to slots.
   ChunkedArray<Instance> slab_;
   std::vector<std::uint32_t> free_slots_;
   std::vector<std::uint32_t> slot_of_id_;  // id -> slot + 1; 0: no such active instance
   size_t active_ = 0;
-  std::priority_queue<Timer, std::vector<Timer>, std::greater<>> timers_;
+  QuaternaryHeap<Timer> timers_;
   std::uint64_t next_instance_ = 1;
   std::uint64_t next_timer_seq_ = 1;
   size_t instance_timers_ = 0;        // instance timers in timers_, stale ones included
