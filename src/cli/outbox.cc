@@ -26,7 +26,7 @@ int list(const std::string& data, const std::string& status, int limit) {
     Json line = {{"key", r.key},         {"userId", r.user_id},   {"journey", r.journey},
                  {"step", r.step},       {"channel", r.channel},  {"template", r.template_name},
                  {"status", r.status},   {"attempts", r.attempts}, {"nextAttempt", format_iso8601(r.next_attempt)},
-                 {"error", r.last_error}, {"updated", format_iso8601(r.updated)}};
+                 {"providerId", r.provider_id}, {"error", r.last_error}, {"updated", format_iso8601(r.updated)}};
     std::cout << line.dump() << "\n";
   }
   return 0;
@@ -52,16 +52,9 @@ int render(const std::string& data, const std::string& journeys, const std::stri
   if (event_json.is_discarded() || !event_json.is_object()) return fail("--event must be a JSON object (the entry message)");
   auto store = storage::open_sqlite_store(data);
   if (!store.is_ok()) return fail(store.status().message());
-  storage::DeliveryRow row;
-  row.key = "preview";
-  row.user_id = user;
-  row.channel = channel_name;
-  row.template_name = name;
   auto reader = (*store)->open_reader();
   if (!reader.is_ok()) return fail(reader.status().message());
-  auto context = delivery::message_context(**reader, row, event_json, "https://example.invalid/unsubscribe");
-  if (!context.is_ok()) return fail(context.status().message());
-  auto rendered = set->render(name, *channel, *context);
+  auto rendered = delivery::preview_message(**reader, *set, name, *channel, user, event_json);
   if (!rendered.is_ok()) return fail(rendered.status().message());
   std::cout << rendered->to_json().dump(2) << "\n";
   return 0;

@@ -13,6 +13,7 @@
 #include "profiles/writer.h"
 #include "ingest/parser.h"
 #include "channels/config.h"
+#include "delivery/config.h"
 #include "delivery/deliverer.h"
 #include "journeys/runner.h"
 #include "templates/template_set.h"
@@ -67,6 +68,7 @@ int serve(const ServeArgs& args) {
   std::unique_ptr<journeys::Runner> runner;
   // Delivery: the templates beside the journeys, the channels of touchpoint.yaml.
   templates::TemplateSet message_templates;
+  channels::ChannelsConfig channel_config;
   std::unique_ptr<channels::EmailSender> email;
   std::unique_ptr<channels::SmsSender> sms;
   std::unique_ptr<channels::WebhookSender> webhook;
@@ -100,11 +102,14 @@ int serve(const ServeArgs& args) {
     std::string config = args.config;
     if (config.empty() && fs::exists(fs::path(args.journeys) / "touchpoint.yaml"))
       config = (fs::path(args.journeys) / "touchpoint.yaml").string();
-    channels::ChannelsConfig channel_config;
+    delivery::Options delivery_options;
     if (!config.empty()) {
       auto loaded = channels::load_channels_config(config);
       if (!loaded.is_ok()) return fail(loaded.status().message());
       channel_config = std::move(loaded).value();
+      auto pacing = delivery::load_delivery_config(config);
+      if (!pacing.is_ok()) return fail(pacing.status().message());
+      delivery_options = std::move(pacing).value();
     }
     if (channel_config.smtp) {
       auto s = channels::EmailSender::create(*channel_config.smtp, clock);
@@ -153,7 +158,7 @@ int serve(const ServeArgs& args) {
         return links.is_ok() ? links->unsubscribe_url : std::string();
       };
     }
-    auto made = delivery::Deliverer::create(std::move(deps), {});
+    auto made = delivery::Deliverer::create(std::move(deps), std::move(delivery_options));
     if (!made.is_ok()) return fail(made.status().message());
     deliverer = std::move(made).value();
 
@@ -165,8 +170,9 @@ int serve(const ServeArgs& args) {
     runner = std::move(created).value();
     w.set_on_commit([r = runner.get()] { r->notify(); });
   }
-  http::Api api({readers, **writer, keys, clock, metrics, ingest::Limits{}, {runner.get(), journey_store.get()},
-                 tracker.get()});
+  http::JourneyApiDeps journey_api{runner.get(), journey_store.get(), &message_templates,
+                                   channel_config.sms ? &*channel_config.sms : nullptr};
+  http::Api api({readers, **writer, keys, clock, metrics, ingest::Limits{}, journey_api, tracker.get()});
 
   unsigned threads = args.threads != 0 ? args.threads : std::max(2u, std::thread::hardware_concurrency());
   boost::asio::io_context io(static_cast<int>(threads));

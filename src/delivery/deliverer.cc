@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 
 #include "base/log.h"
 #include "base/time_format.h"
@@ -16,6 +17,7 @@ using Json = nlohmann::json;
 using storage::DeliveryRow;
 
 constexpr std::string_view kEchoSource = "touchpoint-delivery";
+constexpr Millis kIdleWait{1000};
 
 std::optional<templates::Channel> template_channel(std::string_view channel) {
   return templates::parse_channel(channel);
@@ -78,8 +80,8 @@ void Deliverer::loop() {
     std::unique_lock lock(mu_);
     if (stopping_) return;
     if (attempted.is_ok() && *attempted > 0) continue;
-    // Retries come due with time: look again at least every second.
-    cv_.wait_for(lock, std::chrono::seconds(1), [&] { return stopping_ || notified_; });
+    // Retries come due with time: look again at least every second (sooner for a rate limit).
+    cv_.wait_for(lock, wait_, [&] { return stopping_ || notified_; });
     notified_ = false;
     if (stopping_) return;
   }
@@ -140,6 +142,18 @@ Result<Json> message_context(storage::Reader& reader, const DeliveryRow& row, co
               {"message", std::move(message)}};
 }
 
+Result<templates::RenderedMessage> preview_message(storage::Reader& profiles, const templates::TemplateSet& templates,
+                                                   const std::string& name, templates::Channel channel,
+                                                   const std::string& user_id, const Json& event) {
+  DeliveryRow row;
+  row.key = "preview";
+  row.user_id = user_id;
+  row.channel = channel == templates::Channel::kEmail ? "email" : channel == templates::Channel::kSms ? "sms" : "webhook";
+  row.template_name = name;
+  TP_ASSIGN(auto context, message_context(profiles, row, event, "https://example.invalid/unsubscribe"));
+  return templates.render(name, channel, context);
+}
+
 channels::DeliveryResult Deliverer::attempt(const DeliveryRow& row) {
   using channels::DeliveryResult;
   Json effect = Json::parse(row.effect_body, nullptr, false);
@@ -192,6 +206,7 @@ channels::DeliveryResult Deliverer::attempt(const DeliveryRow& row) {
 Result<size_t> Deliverer::run_once() {
   TP_TRY(take_new_effects());
   Timestamp now = d_.clock.now();
+  wait_ = kIdleWait;
   TP_ASSIGN(auto due, d_.store.due_deliveries(now, static_cast<int>(options_.batch)));
 
   // Which may go now: the channel's breaker is closed (or half-open: one trial) and its rate
@@ -206,9 +221,15 @@ Result<size_t> Deliverer::run_once() {
     if (auto rate = options_.rate_per_second.find(row.channel); rate != options_.rate_per_second.end() && rate->second > 0) {
       Bucket& bucket = buckets_[row.channel];
       double seconds = std::chrono::duration<double>(now - bucket.refilled).count();
-      bucket.tokens = std::min(rate->second, bucket.tokens + seconds * rate->second);
+      // A burst of at most one second's worth (and at least one message, for rates below 1/s).
+      bucket.tokens = std::min(std::max(1.0, rate->second), bucket.tokens + seconds * rate->second);
       bucket.refilled = now;
-      if (bucket.tokens < 1) continue;
+      if (bucket.tokens < 1) {
+        // Look again when the next token is there.
+        auto wait = Millis(static_cast<long long>(std::ceil((1 - bucket.tokens) / rate->second * 1000)));
+        wait_ = std::min(wait_, wait);
+        continue;
+      }
       bucket.tokens -= 1;
     }
     going.push_back(std::move(row));
@@ -227,65 +248,89 @@ Result<size_t> Deliverer::run_once() {
     TP_TRY(tx->commit());
   }
 
+  // Sent on `workers` threads; this thread records each outcome as soon as it is known, many
+  // per commit when they arrive together. The sooner "delivered" is durable, the shorter the
+  // window in which a crash leaves a message that did go out in doubt (docs/delivery.md).
   std::vector<channels::DeliveryResult> results(going.size());
   std::atomic<size_t> next{0};
+  std::mutex finished_mu;
+  std::condition_variable finished_cv;
+  std::vector<size_t> finished;
   auto work = [&] {
-    for (size_t i = next++; i < going.size(); i = next++) results[i] = attempt(going[i]);
+    for (size_t i = next++; i < going.size(); i = next++) {
+      results[i] = attempt(going[i]);
+      std::lock_guard lock(finished_mu);
+      finished.push_back(i);
+      finished_cv.notify_one();
+    }
   };
   std::vector<std::thread> threads;
-  for (unsigned t = 1; t < std::min<size_t>(options_.workers, going.size()); ++t) threads.emplace_back(work);
-  work();
+  for (unsigned t = 0; t < std::min<size_t>(options_.workers, going.size()); ++t) threads.emplace_back(work);
+  Status recorded = Status::ok();
+  for (size_t done = 0; done < going.size();) {
+    std::vector<size_t> ready;
+    {
+      std::unique_lock lock(finished_mu);
+      finished_cv.wait(lock, [&] { return !finished.empty(); });
+      ready.swap(finished);
+    }
+    done += ready.size();
+    if (recorded.is_ok()) recorded = record(going, results, ready);
+  }
   for (auto& t : threads) t.join();
+  TP_TRY(recorded);
+  return going.size();
+}
 
+Status Deliverer::record(std::vector<DeliveryRow>& going, const std::vector<channels::DeliveryResult>& results,
+                         const std::vector<size_t>& ready) {
   Timestamp done = d_.clock.now();
   std::vector<std::string> echoes;
-  {
-    TP_ASSIGN(auto tx, d_.store.begin_write());
-    for (size_t i = 0; i < going.size(); ++i) {
-      DeliveryRow& row = going[i];
-      const auto& r = results[i];
-      Breaker& breaker = breakers_[row.channel];
-      row.updated = done;
-      row.last_error = r.delivered() ? "" : r.reason;
-      std::string metric;
-      if (r.delivered()) {
-        row.status = "delivered";
-        row.provider_id = r.provider_id;
-        breaker = {};
-        metric = "delivered";
-        delivered_.add();
-      } else if (r.temporary() && row.attempts < options_.max_attempts) {
-        row.status = "pending";
-        row.next_attempt = done + std::max(backoff(row.attempts), r.retry_after.value_or(Millis(0)));
-        if (++breaker.failures >= options_.breaker_failures) breaker.open_until = done + options_.breaker_cooldown;
-        retried_.add();
-      } else {
-        row.status = "failed";
-        metric = "failed";
-        failed_.add();
-        if (r.temporary() && ++breaker.failures >= options_.breaker_failures)
-          breaker.open_until = done + options_.breaker_cooldown;
-      }
-      TP_TRY(tx->put_delivery(row));
-      if (!metric.empty()) {
-        TP_TRY(tx->add_count(row.journey, row.step, metric, 1));
-        Json echo = {{"type", "track"},
-                     {"userId", row.user_id},
-                     {"event", metric == "delivered" ? "Message Delivered" : "Message Failed"},
-                     {"messageId", "delivery-" + metric + "-" + row.key},
-                     {"timestamp", format_iso8601(done)},
-                     {"properties",
-                      {{"journey", row.journey}, {"step", row.step}, {"channel", row.channel},
-                       {"template", row.template_name}, {"messageKey", row.key}, {"attempts", row.attempts}}},
-                     {"context", {{"source", kEchoSource}}}};
-        if (metric == "failed") echo["properties"]["reason"] = row.last_error;
-        echoes.push_back(echo.dump());
-      }
+  TP_ASSIGN(auto tx, d_.store.begin_write());
+  for (size_t i : ready) {
+    DeliveryRow& row = going[i];
+    const auto& r = results[i];
+    Breaker& breaker = breakers_[row.channel];
+    row.updated = done;
+    row.last_error = r.delivered() ? "" : r.reason;
+    std::string metric;
+    if (r.delivered()) {
+      row.status = "delivered";
+      row.provider_id = r.provider_id;
+      breaker = {};
+      metric = "delivered";
+      delivered_.add();
+    } else if (r.temporary() && row.attempts < options_.max_attempts) {
+      row.status = "pending";
+      row.next_attempt = done + std::max(backoff(row.attempts), r.retry_after.value_or(Millis(0)));
+      if (++breaker.failures >= options_.breaker_failures) breaker.open_until = done + options_.breaker_cooldown;
+      retried_.add();
+    } else {
+      row.status = "failed";
+      metric = "failed";
+      failed_.add();
+      if (r.temporary() && ++breaker.failures >= options_.breaker_failures)
+        breaker.open_until = done + options_.breaker_cooldown;
     }
-    TP_TRY(tx->commit());
+    TP_TRY(tx->put_delivery(row));
+    if (!metric.empty()) {
+      TP_TRY(tx->add_count(row.journey, row.step, metric, 1));
+      Json echo = {{"type", "track"},
+                   {"userId", row.user_id},
+                   {"event", metric == "delivered" ? "Message Delivered" : "Message Failed"},
+                   {"messageId", "delivery-" + metric + "-" + row.key},
+                   {"timestamp", format_iso8601(done)},
+                   {"properties",
+                    {{"journey", row.journey}, {"step", row.step}, {"channel", row.channel},
+                     {"template", row.template_name}, {"messageKey", row.key}, {"attempts", row.attempts}}},
+                   {"context", {{"source", kEchoSource}}}};
+      if (metric == "failed") echo["properties"]["reason"] = row.last_error;
+      echoes.push_back(echo.dump());
+    }
   }
+  TP_TRY(tx->commit());
   if (d_.echo && !echoes.empty()) d_.echo(std::move(echoes));
-  return going.size();
+  return Status::ok();
 }
 
 }  // namespace tp::delivery

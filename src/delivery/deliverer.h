@@ -77,6 +77,13 @@ struct Deps {
 Result<nlohmann::json> message_context(storage::Reader& profiles, const storage::DeliveryRow& row,
                                        const nlohmann::json& event, const std::string& unsubscribe_url);
 
+// The message `name` would be for `user_id` now (`touchpoint template render`, the preview
+// API): rendered with message_context, message key "preview", and a placeholder unsubscribe
+// URL. kNotFound for an unknown person or template; template errors as render() gives them.
+Result<templates::RenderedMessage> preview_message(storage::Reader& profiles, const templates::TemplateSet& templates,
+                                                   const std::string& name, templates::Channel channel,
+                                                   const std::string& user_id, const nlohmann::json& event);
+
 class Deliverer {
  public:
   static Result<std::unique_ptr<Deliverer>> create(Deps deps, Options options);
@@ -92,6 +99,9 @@ class Deliverer {
   Deliverer(Deps deps, Options options);
   Status take_new_effects();
   channels::DeliveryResult attempt(const storage::DeliveryRow& row);
+  // Records the outcomes of going[i] for i in `ready`, in one transaction.
+  Status record(std::vector<storage::DeliveryRow>& going, const std::vector<channels::DeliveryResult>& results,
+                const std::vector<size_t>& ready);
   Millis backoff(int attempts);
   void loop();
 
@@ -110,6 +120,7 @@ class Deliverer {
   std::map<std::string, Breaker> breakers_;
   std::map<std::string, Bucket> buckets_;
   std::uint64_t jitter_state_ = 0x9E3779B97F4A7C15ULL;
+  Millis wait_{1000};  // until the next round when this one found nothing to send
   Counter& delivered_;
   Counter& retried_;
   Counter& failed_;
