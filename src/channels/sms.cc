@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <unordered_set>
 
+#include "base/crypto.h"
 #include "channels/text.h"
 
 namespace tp::channels {
@@ -188,6 +189,15 @@ Result<SmsReceipt> parse_sms_status_callback(std::string_view form_body) {
   for (const auto& [text, status] : kStatuses)
     if (receipt.raw_status == text) receipt.status = status;
   return receipt;
+}
+
+bool valid_sms_callback_signature(const SmsConfig& config, std::string_view signature, std::string_view form_body) {
+  auto fields = parse_form(form_body);
+  if (!fields || config.token.empty() || config.status_callback_url.empty()) return false;
+  std::stable_sort(fields->begin(), fields->end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::string signed_text = config.status_callback_url;
+  for (const auto& [name, value] : *fields) signed_text += name + value;
+  return equal_in_constant_time(base64_encode(hmac_sha1(config.token, signed_text)), signature);
 }
 
 }  // namespace tp::channels

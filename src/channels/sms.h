@@ -106,6 +106,11 @@ struct SmsReceipt {
 // missing or malformed field.
 Result<SmsReceipt> parse_sms_status_callback(std::string_view form_body);
 
+// Whether a status callback comes from the provider: `signature` (the X-Twilio-Signature
+// header) is base64(HMAC-SHA1(token, status_callback_url + every form field's name and value,
+// sorted by name)), the provider's way of signing callbacks.
+bool valid_sms_callback_signature(const SmsConfig& config, std::string_view signature, std::string_view form_body);
+
 // Whether `to` is an E.164 number: '+', then 8 to 15 digits, the first not 0.
 bool valid_e164(std::string_view to);
 

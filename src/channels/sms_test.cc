@@ -67,6 +67,21 @@ TEST(SmsNumbers, E164) {
     EXPECT_FALSE(valid_e164(bad)) << bad;
 }
 
+TEST(SmsReceipts, CallbackSignatureIsTheProvidersHmacSha1OverUrlAndSortedFields) {
+  SmsConfig c;
+  c.token = "secret-token";
+  c.status_callback_url = "https://tp.example.com/hooks/sms";
+  // The expected value computed independently (Python hmac/hashlib).
+  const std::string body = "To=%2B46701234567&MessageStatus=delivered&MessageSid=SM123&ErrorCode=";
+  EXPECT_TRUE(valid_sms_callback_signature(c, "AX4eegyJE9ZX6dsLqEqK83JN3ko=", body));
+  EXPECT_FALSE(valid_sms_callback_signature(c, "AX4eegyJE9ZX6dsLqEqK83JN3kp=", body));
+  EXPECT_FALSE(valid_sms_callback_signature(c, "", body));
+  EXPECT_FALSE(valid_sms_callback_signature(c, "AX4eegyJE9ZX6dsLqEqK83JN3ko=",
+                                            "To=%2B46701234567&MessageStatus=undelivered&MessageSid=SM123&ErrorCode="));
+  c.status_callback_url = "https://evil.example.com/hooks/sms";
+  EXPECT_FALSE(valid_sms_callback_signature(c, "AX4eegyJE9ZX6dsLqEqK83JN3ko=", body));
+}
+
 TEST(SmsReceipts, StatusCallback) {
   auto r = parse_sms_status_callback(
       "SmsSid=SM1&SmsStatus=sent&MessageStatus=delivered&To=%2B4915112345678&MessageSid=SM0a1b2c&AccountSid=AC1&"

@@ -73,6 +73,8 @@ void Api::handle(Request&& request, Respond respond) {
   else if (path.rfind("/api/v1/journeys", 0) == 0) route = path.ends_with("/stats") ? "/api/v1/journeys/{id}/stats" : path.ends_with("/enter") ? "/api/v1/journeys/{id}/enter" : "/api/v1/journeys";
   else if (path.rfind("/t/", 0) == 0) route = "/t/{kind}/{token}";
   else if (path.rfind("/api/v1/tasks", 0) == 0) route = path.ends_with("/done") ? "/api/v1/tasks/{id}/done" : "/api/v1/tasks";
+  else if (path.rfind("/api/v1/templates/", 0) == 0) route = "/api/v1/templates/{name}/preview";
+  else if (path == "/api/v1/bounces" || path == kSmsReceiptPath) route = std::string(path);
 
   // Count every answer by route and status code.
   Respond counted = [this, route, started, respond = std::move(respond)](Response res) {
@@ -99,6 +101,7 @@ void Api::handle(Request&& request, Respond respond) {
       counted(std::move(res));
     });
   }
+  if (path == kSmsReceiptPath) return handle_sms_receipt(d_.journeys, d_.writer, d_.clock, request, counted);
   if (path == "/healthz") {
     if (request.method() != beast_http::verb::get && request.method() != beast_http::verb::head)
       return counted(error_response(status::method_not_allowed, "use GET"));
@@ -199,7 +202,7 @@ void Api::management(Request& request, std::string_view path, std::string_view q
   if (!kind.is_ok()) return respond(status_response(kind.status()));
   if (!*kind || **kind != storage::KeyKind::kAdmin) return respond(error_response(status::unauthorized, "unknown admin key"));
 
-  if (handle_journey_api(d_.journeys, d_.writer, d_.clock, request, path, query, respond)) return;
+  if (handle_journey_api(d_.journeys, d_.readers, d_.writer, d_.clock, request, path, query, respond)) return;
   constexpr std::string_view kProfiles = "/api/v1/profiles/";
   if (path.rfind(kProfiles, 0) != 0)
     return respond(error_response(status::not_found, fmt::format("no endpoint at {}", json_string(path))));

@@ -8,6 +8,7 @@
 #include "base/crypto.h"
 #include "base/json_text.h"
 #include "base/time_format.h"
+#include "delivery/deliverer.h"
 #include "http/encoding.h"
 #include "http/responses.h"
 #include "ingest/parser.h"
@@ -23,6 +24,7 @@ using Json = nlohmann::json;
 constexpr std::string_view kJourneys = "/api/v1/journeys";
 constexpr std::string_view kTasks = "/api/v1/tasks";
 constexpr std::string_view kBounces = "/api/v1/bounces";
+constexpr std::string_view kTemplates = "/api/v1/templates/";
 
 std::string_view send_type_name(journeys::SendType t) {
   return t == journeys::SendType::kTransactional ? "transactional" : "commercial";
@@ -189,6 +191,21 @@ void tasks(const JourneyApiDeps& d, const Clock& clock, Request& request, std::s
   respond(json_response(status::ok, Json{{"success", true}, {"task", task_json(**task)}}.dump()));
 }
 
+// Hands Segment messages (JSON text) to the writer; `done` once they are durable.
+void submit_messages(profiles::ProfileWriter& writer, const Clock& clock, const std::vector<std::string>& messages,
+                     const Respond& respond, std::function<void()> done) {
+  std::vector<ingest::Message> batch;
+  for (const auto& text : messages) {
+    auto parsed = ingest::parse_typed(text, clock.now());
+    if (!parsed.is_ok()) return respond(status_response(parsed.status()));
+    batch.push_back(std::move(parsed).value());
+  }
+  writer.submit(std::move(batch), [respond, done = std::move(done)](const profiles::WriteOutcome& outcome) {
+    if (!outcome.status.is_ok()) return respond(status_response(outcome.status));
+    done();
+  });
+}
+
 // An inbound bounce or complaint report (docs/tracking.md): events on the person's card, and
 // after a hard bounce or a complaint the trait email_status, which stops email to the address.
 void bounce(profiles::ProfileWriter& writer, const Clock& clock, const std::string& body, const Respond& respond) {
@@ -204,23 +221,98 @@ void bounce(profiles::ProfileWriter& writer, const Clock& clock, const std::stri
     const std::string& m = messages.status().message();
     return respond(error_response(status::bad_request, m, m.substr(0, m.find(':'))));
   }
-  std::vector<ingest::Message> batch;
-  for (const auto& text : *messages) {
-    auto parsed = ingest::parse_typed(text, clock.now());
-    if (!parsed.is_ok()) return respond(status_response(parsed.status()));
-    batch.push_back(std::move(parsed).value());
+  submit_messages(writer, clock, *messages, respond,
+                  [respond] { respond(json_response(status::accepted, R"({"success":true})")); });
+}
+
+// GET /api/v1/templates/{name}/preview?userId=&channel= or POST with {"userId", "channel",
+// "event"}: the message as it would go to that person now.
+void preview(const JourneyApiDeps& d, storage::ReaderPool& readers, Request& request, std::string_view rest,
+             std::string_view query, const Respond& respond) {
+  auto slash = rest.find('/');
+  auto name = percent_decode(rest.substr(0, slash));
+  if (!name || name->empty() || slash == std::string_view::npos || rest.substr(slash) != "/preview")
+    return respond(error_response(status::not_found, fmt::format("no endpoint at {}{}", kTemplates, json_string(rest))));
+  Json input = Json::object();
+  if (request.method() == verb::get) {
+    auto params = parse_query(query);
+    if (!params.is_ok()) return respond(status_response(params.status()));
+    for (const auto& [k, v] : *params) input[k] = v;
+  } else if (request.method() == verb::post) {
+    input = Json::parse(request.body(), nullptr, false);
+    if (input.is_discarded() || !input.is_object())
+      return respond(error_response(status::bad_request,
+                                    "the body must be a JSON object: {\"userId\", \"channel\", \"event\"}"));
+  } else {
+    return respond(method_not_allowed("GET, POST"));
   }
-  writer.submit(std::move(batch), [respond](const profiles::WriteOutcome& outcome) {
-    if (!outcome.status.is_ok()) return respond(status_response(outcome.status));
-    respond(json_response(status::accepted, R"({"success":true})"));
+  auto user = input.find("userId");
+  if (user == input.end() || !user->is_string() || user->get<std::string>().empty())
+    return respond(error_response(status::bad_request, "userId: required, a non-empty string", "userId"));
+  std::string channel_name = input.value("channel", Json("email")).is_string() ? input.value("channel", "email") : "";
+  auto channel = templates::parse_channel(channel_name);
+  if (!channel) return respond(error_response(status::bad_request, "channel: must be email, sms or webhook", "channel"));
+  Json event = input.value("event", Json::object());
+  if (!event.is_object()) return respond(error_response(status::bad_request, "event: must be a JSON object", "event"));
+  if (!d.templates) return respond(error_response(status::not_found, "no templates: start serve with --journeys DIR"));
+  Result<templates::RenderedMessage> rendered = not_found("");
+  Status read = readers.with_reader([&](storage::Reader& reader) {
+    rendered = delivery::preview_message(reader, *d.templates, *name, *channel, user->get<std::string>(), event);
+    return Status::ok();
   });
+  if (!read.is_ok()) return respond(status_response(read));
+  if (!rendered.is_ok()) return respond(status_response(rendered.status()));
+  respond(json_response(status::ok, rendered->to_json().dump()));
 }
 
 }  // namespace
 
-bool handle_journey_api(const JourneyApiDeps& d, profiles::ProfileWriter& writer, const Clock& clock, Request& request,
-                        std::string_view path, std::string_view query, const Respond& respond) {
+void handle_sms_receipt(const JourneyApiDeps& d, profiles::ProfileWriter& writer, const Clock& clock, Request& request,
+                        const Respond& respond) {
+  if (request.method() != verb::post) return respond(method_not_allowed("POST"));
+  if (!d.sms || !d.store || d.sms->status_callback_url.empty())
+    return respond(error_response(status::not_found,
+                                  "SMS delivery receipts are off: set channels.sms.status_callback_url in touchpoint.yaml"));
+  std::string_view signature = request["X-Twilio-Signature"];
+  if (signature.empty())
+    return respond(error_response(status::unauthorized, "X-Twilio-Signature: required (the provider signs receipts)",
+                                  "X-Twilio-Signature"));
+  if (!channels::valid_sms_callback_signature(*d.sms, signature, request.body()))
+    return respond(error_response(status::forbidden,
+                                  "X-Twilio-Signature: does not match the body, the token and status_callback_url",
+                                  "X-Twilio-Signature"));
+  auto receipt = channels::parse_sms_status_callback(request.body());
+  if (!receipt.is_ok()) return respond(error_response(status::bad_request, receipt.status().message()));
+  auto recorded = [respond](bool yes) {
+    respond(json_response(status::ok, yes ? R"({"success":true,"recorded":true})" : R"({"success":true,"recorded":false})"));
+  };
+  // Only final statuses are events; "queued", "sent" … are acknowledged and dropped.
+  if (!receipt->final()) return recorded(false);
+  auto row = d.store->delivery_by_provider_id("sms", receipt->message_sid);
+  if (!row.is_ok()) return respond(status_response(row.status()));
+  if (!*row) return recorded(false);  // not a message of ours (or of an erased person)
+  bool arrived = receipt->status == channels::SmsStatus::kDelivered || receipt->status == channels::SmsStatus::kRead;
+  Json properties = {{"journey", (*row)->journey},   {"step", (*row)->step},       {"channel", "sms"},
+                     {"messageKey", (*row)->key},    {"status", receipt->raw_status}, {"providerId", receipt->message_sid}};
+  if (!receipt->error_code.empty()) properties["errorCode"] = receipt->error_code;
+  Json message = {{"type", "track"},
+                  {"userId", (*row)->user_id},
+                  {"event", arrived ? "SMS Delivered" : "SMS Undelivered"},
+                  {"messageId", "sms-receipt-" + receipt->message_sid + "-" + receipt->raw_status},
+                  {"timestamp", format_iso8601(clock.now())},
+                  {"properties", std::move(properties)},
+                  {"context", {{"source", "touchpoint-delivery"}}}};
+  submit_messages(writer, clock, {message.dump()}, respond, [recorded] { recorded(true); });
+}
+
+bool handle_journey_api(const JourneyApiDeps& d, storage::ReaderPool& readers, profiles::ProfileWriter& writer,
+                        const Clock& clock, Request& request, std::string_view path, std::string_view query,
+                        const Respond& respond) {
   if (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
+  if (path.rfind(kTemplates, 0) == 0) {
+    preview(d, readers, request, path.substr(kTemplates.size()), query, respond);
+    return true;
+  }
   if (path == kBounces) {
     if (request.method() != verb::post) respond(method_not_allowed("POST"));
     else bounce(writer, clock, request.body(), respond);

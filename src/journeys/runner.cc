@@ -37,7 +37,8 @@ std::string track_name(std::string_view action) {
 std::string_view engagement_metric(const Json& message) {
   static const std::pair<std::string_view, std::string_view> kMetrics[] = {
       {"Email Opened", "opened"},       {"Email Clicked", "clicked"},  {"SMS Clicked", "clicked"},
-      {"Unsubscribed", "unsubscribed"}, {"Email Bounced", "bounced"},  {"Email Complained", "complained"}};
+      {"Unsubscribed", "unsubscribed"}, {"Email Bounced", "bounced"},  {"Email Complained", "complained"},
+      {"SMS Undelivered", "bounced"}};
   auto event = message.find("event");
   if (event == message.end() || !event->is_string()) return {};
   for (const auto& [name, metric] : kMetrics)

@@ -107,6 +107,9 @@ class JourneyStore {
   virtual Result<std::vector<DeliveryRow>> due_deliveries(Timestamp now, int limit) = 0;
   // Deliveries in `status` (e.g. "sending" after a crash, "failed": the dead-letter list).
   virtual Result<std::vector<DeliveryRow>> deliveries(std::string_view status, int limit) = 0;
+  // The delivery a provider knows by `provider_id` (delivery receipts); nullopt when none.
+  virtual Result<std::optional<DeliveryRow>> delivery_by_provider_id(std::string_view channel,
+                                                                     std::string_view provider_id) = 0;
   // Failed deliveries (all, or the one with `key`) back to pending, due now. Returns how many.
   virtual Result<int> retry_failed(std::optional<std::string> key, Timestamp now) = 0;
 

@@ -94,6 +94,10 @@ CREATE TABLE deliveries(
 CREATE INDEX deliveries_due ON deliveries(status, next_attempt);
 CREATE INDEX deliveries_by_user ON deliveries(user_id);
 )sql"},
+    {3, R"sql(
+-- Delivery receipts name the message by the provider's id (an SMS's MessageSid).
+CREATE INDEX deliveries_by_provider_id ON deliveries(channel, provider_id) WHERE provider_id != '';
+)sql"},
 };
 
 // Steps a statement to the end, calling `row` for each result row.
@@ -351,6 +355,18 @@ class SqliteJourneyStore final : public JourneyStore {
         "ORDER BY d.updated LIMIT ?", kDeliveryColumns)));
     q.bind(1, status).bind(2, std::int64_t{limit});
     return read_deliveries(q);
+  }
+
+  Result<std::optional<DeliveryRow>> delivery_by_provider_id(std::string_view channel,
+                                                             std::string_view provider_id) override {
+    std::lock_guard lock(read_mu_);
+    TP_ASSIGN(Statement q, read_->prepare(fmt::format(
+        "SELECT {}, e.body FROM deliveries d JOIN effects e ON e.seq = d.effect_seq "
+        "WHERE d.channel = ? AND d.provider_id = ? AND d.provider_id != ''", kDeliveryColumns)));
+    q.bind(1, channel).bind(2, provider_id);
+    TP_ASSIGN(auto rows, read_deliveries(q));
+    if (rows.empty()) return std::optional<DeliveryRow>();
+    return std::optional<DeliveryRow>(std::move(rows.front()));
   }
 
   // Rows of kDeliveryColumns followed by the outbox body.
