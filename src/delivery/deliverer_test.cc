@@ -56,11 +56,8 @@ class DelivererTest : public ::testing::Test {
   void SetUp() override {
     dir_ = fs::temp_directory_path() / ("tp-deliverer-" + std::to_string(::getpid()));
     fs::remove_all(dir_);
-    fs::create_directories(dir_ / "journeys" / "templates");
     fs::create_directories(dir_ / "sink");
-    std::ofstream(dir_ / "journeys" / "welcome.yaml") << kJourney;
-    std::ofstream(dir_ / "journeys" / "templates" / "hello.email.liquid") << kHello;
-    std::ofstream(dir_ / "journeys" / "templates" / "offer.email.liquid") << kOffer;
+    write_journeys(dir_ / "journeys");
     store_ = std::move(storage::open_sqlite_store(dir_.string())).value();
     journey_store_ = std::move(storage::open_sqlite_journey_store(dir_.string())).value();
     writer_ = std::move(profiles::ProfileWriter::create(*store_, clock_, metrics_)).value();
@@ -80,6 +77,12 @@ class DelivererTest : public ::testing::Test {
     smtp.port = sink_->port();
     smtp.tls = channels::SmtpTls::kNone;
     email_ = std::move(channels::EmailSender::create(smtp, clock_)).value();
+  }
+  virtual void write_journeys(const fs::path& to) {
+    fs::create_directories(to / "templates");
+    std::ofstream(to / "welcome.yaml") << kJourney;
+    std::ofstream(to / "templates" / "hello.email.liquid") << kHello;
+    std::ofstream(to / "templates" / "offer.email.liquid") << kOffer;
   }
   void TearDown() override {
     deliverer_.reset();
@@ -235,6 +238,68 @@ TEST_F(DelivererTest, InDoubtAfterACrashIsSentAgainWithTheSameMessageId) {
   ASSERT_NE(first_hello, first.end());
   EXPECT_NE(after.back().data.find("Subject: Hello Cy"), std::string::npos);
   EXPECT_EQ(message_id(after.back().data), message_id(first_hello->data));
+}
+
+// The seed journey conversion-from-web (examples/journeys) as it runs live, on an injected
+// clock: the confirmation goes at once; without an open the reminder arrives 48 h later, with
+// an open it never does.
+class SeedJourneyTest : public DelivererTest {
+ protected:
+  void write_journeys(const fs::path& to) override {
+    fs::copy("examples/journeys", to, fs::copy_options::recursive);
+  }
+  // The runner and the worker, as the server's threads would run them at this moment.
+  size_t tick() {
+    EXPECT_TRUE(runner_->run_once().is_ok());
+    return round();
+  }
+  std::vector<std::string> subjects_to(const std::string& address) {
+    std::vector<std::string> out;
+    for (const auto& m : sink_->messages()) {
+      if (m.envelope["rcpt_tos"] != nlohmann::json::array({address})) continue;
+      auto at = m.data.find("\r\nSubject: ");
+      out.push_back(m.data.substr(at + 11, m.data.find("\r\n", at + 2) - at - 11));
+    }
+    return out;
+  }
+};
+
+TEST_F(SeedJourneyTest, NoOpenMeansTheReminderArrives48HoursLaterAndAnOpenMeansItNeverDoes) {
+  start_deliverer();
+  ingest(R"({"type":"identify","userId":"ann","traits":{"email":"ann@example.com","first_name":"Ann"}})");
+  ingest(R"({"type":"identify","userId":"bo","traits":{"email":"bo@example.com","first_name":"Bo"}})");
+  ingest(R"({"type":"track","userId":"ann","event":"Form Submitted","properties":{"form":"guide","title":"The Guide"}})");
+  ingest(R"({"type":"track","userId":"bo","event":"Form Submitted","properties":{"form":"guide","title":"The Guide"}})");
+  EXPECT_EQ(tick(), 2u);
+  ASSERT_EQ(subjects_to("ann@example.com").size(), 1u);
+  ASSERT_EQ(subjects_to("bo@example.com").size(), 1u);
+  const std::string confirmation = subjects_to("ann@example.com")[0];
+
+  // Bo opens the confirmation on day 1 (the tracking pixel's event names the send).
+  clock_.advance(24h);
+  ingest(R"({"type":"track","userId":"bo","event":"Email Opened",)"
+         R"("properties":{"journey":"conversion-from-web","step":"confirmation"}})");
+  EXPECT_EQ(tick(), 0u);
+
+  // One minute before the 48 h are up: nothing yet.
+  clock_.advance(24h - 1min);
+  EXPECT_EQ(tick(), 0u);
+  EXPECT_EQ(subjects_to("ann@example.com").size(), 1u);
+
+  // At 48 h Ann's reminder goes, once; Bo gets nothing more.
+  clock_.advance(1min);
+  EXPECT_EQ(tick(), 1u);
+  clock_.advance(1h);
+  EXPECT_EQ(tick(), 0u);
+  auto ann = subjects_to("ann@example.com");
+  ASSERT_EQ(ann.size(), 2u);
+  EXPECT_NE(ann[1], confirmation) << "the second message is the reminder";
+  EXPECT_EQ(subjects_to("bo@example.com").size(), 1u);
+  auto reminder = std::move(journey_store_->deliveries("delivered", 10)).value();
+  auto it = std::find_if(reminder.begin(), reminder.end(), [](const auto& d) { return d.step == "reminder"; });
+  ASSERT_NE(it, reminder.end());
+  EXPECT_EQ(it->user_id, "ann");
+  EXPECT_EQ(it->next_attempt, *parse_iso8601("2026-03-04T10:00:00Z")) << "due exactly 48 h after the form";
 }
 
 }  // namespace

@@ -3,38 +3,11 @@
 // personalised; the delivery shows on the card and in the stats.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
-import { cpSync, existsSync, readFileSync, readdirSync, mkdirSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
+import { createHmac } from 'node:crypto';
+import { createServer as createHttpServer } from 'node:http';
 import { join, resolve } from 'node:path';
-import { Client, cli, createKey, removeDir, startServer, tempDir } from './harness.mjs';
-
-async function startSink(dir) {
-  mkdirSync(dir, { recursive: true });
-  const proc = spawn('/usr/bin/python3', [resolve('src/channels/testing/smtp_sink.py'), '--dir', dir],
-    { stdio: ['ignore', 'pipe', 'inherit'] });
-  const port = await new Promise((ok, fail) => {
-    let out = '';
-    proc.stdout.on('data', (d) => {
-      out += d;
-      const m = out.match(/READY (\d+)/);
-      if (m) ok(Number(m[1]));
-    });
-    proc.on('exit', (code) => fail(new Error(`smtp sink exited with ${code}`)));
-  });
-  return { port, stop: () => proc.kill('SIGTERM'), messages: () =>
-    readdirSync(dir).filter((f) => f.endsWith('.eml')).sort().map((f) => readFileSync(join(dir, f), 'latin1')) };
-}
-
-async function until(what, check, timeoutMs = 20000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+import { Client, cli, createKey, freePort, removeDir, startServer, startSink, tempDir, until } from './harness.mjs';
 
 test('conversion-from-web over real SMTP: the confirmation arrives once, personalised', async () => {
   const dataDir = tempDir();
@@ -80,7 +53,20 @@ test('conversion-from-web over real SMTP: the confirmation arrives once, persona
     const stats = (await c.admin('GET', '/api/v1/journeys/conversion-from-web/stats')).body;
     const step = stats.steps.find((s) => s.step === 'confirmation');
     assert.deepEqual([step.sent, step.delivered], [1, 1]);
-    // A resent event (same messageId) or a restart does not send it again.
+    // The preview API renders the same message for Ann, and sends nothing.
+    const preview = await c.admin('POST', '/api/v1/templates/whitepaper-confirmation/preview',
+      { body: { userId: 'ann', event: { properties: { title: 'Preview' } } } });
+    assert.equal(preview.status, 200, JSON.stringify(preview.body));
+    assert.equal(preview.body.subject, 'Your copy of Preview');
+    assert.match(preview.body.html, /Hi Ann,/);
+    const viaGet = await c.admin('GET', '/api/v1/templates/whitepaper-confirmation/preview?userId=ann&channel=email');
+    assert.equal(viaGet.body.subject, 'Your copy of our whitepaper');
+    assert.equal((await c.admin('GET', '/api/v1/templates/whitepaper-confirmation/preview?userId=nobody')).status, 404);
+    assert.equal((await c.admin('GET', '/api/v1/templates/no-such/preview?userId=ann')).status, 404);
+    const badChannel = await c.admin('GET', '/api/v1/templates/whitepaper-confirmation/preview?userId=ann&channel=fax');
+    assert.deepEqual([badChannel.status, badChannel.body.field], [400, 'channel']);
+    assert.equal((await c.admin('GET', '/api/v1/templates/whitepaper-confirmation/preview?userId=ann', { key: null })).status, 401);
+    // A resent event (same messageId), a preview or a restart does not send it again.
     await new Promise((r) => setTimeout(r, 1500));
     assert.equal(sink.messages().length, 1);
     await server.stop();
@@ -91,15 +77,15 @@ test('conversion-from-web over real SMTP: the confirmation arrives once, persona
     const rows = listed.stdout.trim().split('\n').map((l) => JSON.parse(l));
     assert.deepEqual(rows.map((r) => [r.step, r.channel, r.attempts]), [['confirmation', 'email', 1]]);
     assert.equal(cli(['outbox', 'list', '--data', dataDir]).stdout, '', 'no dead letters');
-    const preview = cli(['template', 'render', 'whitepaper-confirmation', '--user', 'ann', '--journeys', journeys,
+    const rendered = cli(['template', 'render', 'whitepaper-confirmation', '--user', 'ann', '--journeys', journeys,
       '--data', dataDir, '--event', '{"properties":{"title":"Preview"}}']);
-    assert.equal(preview.status, 0, preview.stderr);
-    assert.equal(JSON.parse(preview.stdout).subject, 'Your copy of Preview');
+    assert.equal(rendered.status, 0, rendered.stderr);
+    assert.equal(JSON.parse(rendered.stdout).subject, 'Your copy of Preview');
     const unknown = cli(['template', 'render', 'no-such', '--user', 'ann', '--journeys', journeys, '--data', dataDir]);
     assert.equal(unknown.status, 1);
   } finally {
     await server.stop();
-    sink.stop();
+    await sink.stop();
     removeDir(dataDir);
     removeDir(journeys);
   }
@@ -123,16 +109,6 @@ test('journey validate checks the templates the sends name', () => {
     removeDir(dir);
   }
 });
-
-async function freePort() {
-  return new Promise((ok) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => ok(port));
-    });
-  });
-}
 
 function decodeQuotedPrintable(text) {
   return text.replace(/=\r\n/g, '').replace(/=([0-9A-F]{2})/g, (_, h) => String.fromCharCode(parseInt(h, 16)));
@@ -195,7 +171,109 @@ tracking:
     assert.equal((await c.admin('POST', '/api/v1/bounces', { body: { email: 'x@example.com', type: 'hard' } })).body.field, 'userId');
   } finally {
     await server.stop();
-    sink.stop();
+    await sink.stop();
+    removeDir(dataDir);
+    removeDir(journeys);
+  }
+});
+
+// An SMS provider of Twilio's shape on loopback: accepts every message with a new sid.
+async function startSmsProvider() {
+  const received = [];
+  const srv = createHttpServer((req, res) => {
+    let body = '';
+    req.on('data', (d) => { body += d; });
+    req.on('end', () => {
+      const form = Object.fromEntries(new URLSearchParams(body));
+      received.push({ url: req.url, form });
+      res.writeHead(201, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ sid: `SM${String(received.length).padStart(32, '0')}`, status: 'queued' }));
+    });
+  });
+  await new Promise((ok) => srv.listen(0, '127.0.0.1', ok));
+  return { url: `http://127.0.0.1:${srv.address().port}`, received, stop: () => new Promise((ok) => srv.close(ok)) };
+}
+
+function twilioSignature(token, url, form) {
+  const signed = url + Object.keys(form).sort().map((k) => k + form[k]).join('');
+  return createHmac('sha1', token).update(signed).digest('base64');
+}
+
+test('SMS over a provider API; signed delivery receipts become events and stats', async () => {
+  const dataDir = tempDir();
+  const journeys = tempDir('tp-journeys-');
+  const provider = await startSmsProvider();
+  const port = await freePort();
+  const callback = `http://127.0.0.1:${port}/hooks/sms`;
+  mkdirSync(join(journeys, 'templates'));
+  writeFileSync(join(journeys, 'ping.yaml'), `id: ping
+name: Ping
+send_type: transactional
+entry: {event: Signed Up}
+steps:
+  - id: text
+    send: {channel: sms, template: ping}
+`);
+  writeFileSync(join(journeys, 'templates', 'ping.sms.liquid'), 'Hej {{ user.traits.first_name }}, välkommen!\n');
+  writeFileSync(join(journeys, 'touchpoint.yaml'), `channels:
+  sms: {base_url: "${provider.url}", account: AC1, token: sms-token, sender_id: Acme, status_callback_url: "${callback}"}
+`);
+  const writeKey = createKey(dataDir, 'write');
+  const adminKey = createKey(dataDir, 'admin');
+  const server = await startServer({ dataDir, listen: `127.0.0.1:${port}`, extraArgs: ['--journeys', journeys] });
+  const c = new Client(server.url, { writeKey, adminKey });
+  const receipt = (form, signature = twilioSignature('sms-token', callback, form)) => fetch(`${server.url}/hooks/sms`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', ...(signature ? { 'x-twilio-signature': signature } : {}) },
+    body: new URLSearchParams(form).toString(),
+  });
+  try {
+    for (const [userId, phone] of [['ann', '+46701234567'], ['bo', '+46709876543']]) {
+      await c.send('/v1/identify', { userId, traits: { phone, first_name: userId === 'ann' ? 'Ann' : 'Bo' } });
+      await c.send('/v1/track', { userId, event: 'Signed Up' });
+    }
+    await until('two messages at the provider', () => provider.received.length === 2);
+    const ann = provider.received.find((r) => r.form.To === '+46701234567');
+    assert.equal(ann.url, '/2010-04-01/Accounts/AC1/Messages.json');
+    assert.deepEqual([ann.form.From, ann.form.Body, ann.form.StatusCallback], ['Acme', 'Hej Ann, välkommen!', callback]);
+    const sids = Object.fromEntries(await until('both recorded with their sids', async () => {
+      const rows = cli(['outbox', 'list', '--status', 'delivered', '--data', dataDir]).stdout.trim().split('\n')
+        .filter(Boolean).map((l) => JSON.parse(l));
+      return rows.length === 2 && rows.every((r) => r.providerId) ? rows.map((r) => [r.userId, r.providerId]) : null;
+    }));
+
+    const delivered = { MessageSid: sids.ann, MessageStatus: 'delivered', To: '+46701234567', AccountSid: 'AC1' };
+    assert.equal((await receipt(delivered, null)).status, 401, 'unsigned');
+    assert.equal((await receipt(delivered, twilioSignature('wrong-token', callback, delivered))).status, 403, 'forged');
+    const ok = await receipt(delivered);
+    assert.equal(ok.status, 200);
+    assert.deepEqual(await ok.json(), { success: true, recorded: true });
+    assert.deepEqual(await (await receipt(delivered)).json(), { success: true, recorded: true }, 'a repeat is acknowledged');
+    const sent = { MessageSid: sids.bo, MessageStatus: 'sent', To: '+46709876543' };
+    assert.deepEqual(await (await receipt(sent)).json(), { success: true, recorded: false }, 'not final yet');
+    const failed = { MessageSid: sids.bo, MessageStatus: 'undelivered', ErrorCode: '30003', To: '+46709876543' };
+    assert.equal((await receipt(failed)).status, 200);
+    const unknown = { MessageSid: 'SM-not-ours', MessageStatus: 'delivered' };
+    assert.deepEqual(await (await receipt(unknown)).json(), { success: true, recorded: false });
+    const malformed = { MessageStatus: 'delivered' };
+    assert.equal((await receipt(malformed)).status, 400);
+
+    const annCard = (await c.card('ann', '?limit=100')).body;
+    const annEvents = annCard.timeline.filter((e) => e.event === 'SMS Delivered');
+    assert.equal(annEvents.length, 1, 'one event for a repeated receipt');
+    assert.deepEqual([annEvents[0].properties.journey, annEvents[0].properties.step, annEvents[0].properties.providerId],
+      ['ping', 'text', sids.ann]);
+    const boCard = (await c.card('bo', '?limit=100')).body;
+    const undelivered = boCard.timeline.find((e) => e.event === 'SMS Undelivered');
+    assert.equal(undelivered.properties.errorCode, '30003');
+    const stats = await until('the bounce in the stats', async () => {
+      const s = (await c.admin('GET', '/api/v1/journeys/ping/stats')).body;
+      return s.steps[0].bounced === 1 ? s : null;
+    });
+    assert.deepEqual([stats.steps[0].sent, stats.steps[0].delivered, stats.steps[0].bounced], [2, 2, 1]);
+  } finally {
+    await server.stop();
+    await provider.stop();
     removeDir(dataDir);
     removeDir(journeys);
   }

@@ -1,7 +1,8 @@
 // Starts the real `touchpoint` binary on loopback in a temporary data directory, for the
 // end-to-end tests. TOUCHPOINT_BIN names the binary (CTest sets it).
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { once } from 'node:events';
@@ -109,4 +110,53 @@ async function parse(res) {
 
 export function removeDir(dir) {
   rmSync(dir, { recursive: true, force: true });
+}
+
+// Polls `check` every 100 ms until it returns something truthy, which it returns.
+export async function until(what, check, timeoutMs = 20000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+// A loopback port that was free a moment ago.
+export async function freePort() {
+  return new Promise((ok) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => ok(port));
+    });
+  });
+}
+
+// The real SMTP server of the channel tests (aiosmtpd, src/channels/testing/smtp_sink.py): each
+// accepted message becomes DIR/NNNN.eml. `port` 0 takes any free one.
+export async function startSink(dir, port = 0) {
+  mkdirSync(dir, { recursive: true });
+  const proc = spawn('/usr/bin/python3', [resolve('src/channels/testing/smtp_sink.py'), '--dir', dir, '--port', String(port)],
+    { stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = once(proc, 'exit');
+  const bound = await new Promise((ok, fail) => {
+    let out = '';
+    proc.stdout.on('data', (d) => {
+      out += d;
+      const m = out.match(/READY (\d+)/);
+      if (m) ok(Number(m[1]));
+    });
+    proc.on('exit', (code) => fail(new Error(`smtp sink exited with ${code}`)));
+  });
+  return {
+    port: bound,
+    async stop() {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
+      await exited;
+    },
+    messages: () => readdirSync(dir).filter((f) => f.endsWith('.eml')).sort()
+      .map((f) => readFileSync(join(dir, f), 'latin1')),
+  };
 }

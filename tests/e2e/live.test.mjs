@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Client, createKey, removeDir, startServer, tempDir } from './harness.mjs';
+import { Client, createKey, removeDir, startServer, tempDir, until } from './harness.mjs';
 
 const TRIAL = `id: trial
 name: Trial follow-up
@@ -47,16 +47,6 @@ function journeysDir(files) {
   mkdirSync(dir, { recursive: true });
   for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
   return dir;
-}
-
-async function until(what, check, timeoutMs = 20000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 function journeyEvents(card, event, step) {

@@ -22,6 +22,7 @@ from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 parser = argparse.ArgumentParser()
 parser.add_argument("--dir", required=True)
 parser.add_argument("--host", default="127.0.0.1")
+parser.add_argument("--port", type=int, default=0, help="0: any free port")
 parser.add_argument("--tls-cert")
 parser.add_argument("--tls-key")
 parser.add_argument("--require-starttls", action="store_true")
@@ -91,7 +92,7 @@ async def main():
     family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((args.host, 0))
+    sock.bind((args.host, args.port))
     sock.listen(64)
     loop = asyncio.get_running_loop()
 
