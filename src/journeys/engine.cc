@@ -542,14 +542,22 @@ void Engine::handle_identify(Person& p, const Json& traits, Timestamp now) {
     exit_before.emplace_back(id, j.exit.becomes_true && holds(*j.exit.becomes_true, p, nullptr, nullptr, now));
   }
   bool dates_changed = false;
-  for (auto it = traits.begin(); it != traits.end(); ++it) {
-    for (const Journey& j : ws_.journeys) {
-      if (!has_dates_ || j.entry.date_trait != it.key()) continue;
-      const Json* old = at_path(p.traits, it.key());
-      dates_changed = dates_changed || !old || *old != it.value();
+  if (!has_dates_ && !traits.empty() && (p.traits.is_null() || (p.traits.is_object() && p.traits.empty()))) {
+    // A person's first traits (most identifies): the object is copied whole, which clones the
+    // tree instead of searching and rebalancing it key by key. Without date triggers there is
+    // no old value to compare.
+    dates_changed = traits.contains("timezone") && !p.view().date_due.empty();
+    p.traits = traits;
+  } else {
+    for (auto it = traits.begin(); it != traits.end(); ++it) {
+      for (const Journey& j : ws_.journeys) {
+        if (!has_dates_ || j.entry.date_trait != it.key()) continue;
+        const Json* old = at_path(p.traits, it.key());
+        dates_changed = dates_changed || !old || *old != it.value();
+      }
+      if (it.key() == "timezone") dates_changed = dates_changed || !p.view().date_due.empty();
+      p.traits[it.key()] = it.value();
     }
-    if (it.key() == "timezone") dates_changed = dates_changed || !p.view().date_due.empty();
-    p.traits[it.key()] = it.value();
   }
   if (dates_changed) plan_dates(p, now);
 
