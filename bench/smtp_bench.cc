@@ -2,6 +2,9 @@
 // connections into a local sink, Touchpoint's channels (compose + libcurl SmtpPool) side by
 // side with nodemailer's pooled transport sending the same messages to the same sink in the
 // same run. Median of --runs runs each, interleaved. See docs/channels.md ("Benchmark").
+// Also the whole delivery path of `serve`: the outbox worker taking the journey runner's send
+// effects from journeys.db, rendering the template for each person, sending, and recording
+// every attempt and outcome durably (synchronous=FULL).
 //
 // The sink is an in-process Boost.Asio SMTP server (channels/testing/fast_smtp_sink.h) on its
 // own thread: aiosmtpd, the correctness tests' server, tops out far below either client.
@@ -17,6 +20,13 @@
 
 #include "base/clock.h"
 #include "channels/smtp.h"
+#include "delivery/deliverer.h"
+#include "ingest/parser.h"
+#include "journeys/runner.h"
+#include "profiles/writer.h"
+#include "storage/sqlite_journey_store.h"
+#include "storage/sqlite_store.h"
+#include "templates/template_set.h"
 #include "channels/testing/fast_smtp_sink.h"
 #include "channels/testing/keys.h"
 #include "channels/testing/subprocess.h"
@@ -162,6 +172,98 @@ Result<RunResult> run_touchpoint(const Options& o, int messages, int connections
   return RunResult{messages / seconds, sink->connections()};
 }
 
+// The outbox worker (delivery::Deliverer) as `serve` runs it: `messages` people each entered a
+// journey whose one step sends the typical message as a template; the runner has written the
+// send effects to the outbox. Timed: from the first round until every delivery is recorded.
+Result<RunResult> run_outbox(const Options& o, int messages, int connections) {
+  namespace fs = std::filesystem;
+  channels::testing::TempDir dir;
+  fs::create_directories(dir.path() / "journeys" / "templates");
+  std::ofstream(dir.path() / "journeys" / "sommer.yaml") << R"(id: sommer
+name: Sommer
+send_type: commercial
+entry: {event: Signed Up}
+steps:
+  - id: offer
+    send: {channel: email, template: sommer}
+)";
+  EmailMessage m = typical_message();
+  std::string html = m.html;
+  for (auto [from, to] : {std::pair<std::string, std::string>{"Hallo Ana,", "Hallo {{ user.traits.first_name }},"},
+                          {"https://shop.example/u/abc123", "{{ message.unsubscribe_url }}"}}) {
+    for (size_t at = html.find(from); at != std::string::npos; at = html.find(from, at + to.size()))
+      html.replace(at, from.size(), to);
+  }
+  std::ofstream(dir.path() / "journeys" / "templates" / "sommer.email.liquid")
+      << "---\nsubject: \"" << m.subject << "\"\npreheader: \"" << m.preheader << "\"\nfrom: \"Zoë's Shop <"
+      << m.from.email << ">\"\n---\n{% part html %}" << html << "{% endpart %}\n{% part text %}" << m.text
+      << "{% endpart %}\n";
+  SystemClock clock;
+  MetricsRegistry metrics;
+  std::string data = dir.path().string();
+  TP_ASSIGN(auto store, storage::open_sqlite_store(data));
+  TP_ASSIGN(auto journey_store, storage::open_sqlite_journey_store(data));
+  TP_ASSIGN(auto writer, profiles::ProfileWriter::create(*store, clock, metrics));
+  writer->start();
+  // The runner first: it follows the event log from where it starts.
+  std::vector<journeys::Problem> problems;
+  TP_ASSIGN(auto ws, journeys::load_live_workspace((dir.path() / "journeys").string(), *journey_store, clock.now(),
+                                                   problems));
+  TP_ASSIGN(auto runner, journeys::Runner::create(std::move(ws), *store, *journey_store, clock, metrics, nullptr, {}));
+  for (int i = 0; i < messages; i += 500) {
+    std::vector<ingest::Message> batch;
+    for (int k = i; k < std::min(messages, i + 500); ++k) {
+      Json identify = {{"type", "identify"},
+                       {"userId", fmt::format("c{}", k)},
+                       {"traits", {{"email", fmt::format("customer+{}@example.org", k)}, {"first_name", "Ana"}}}};
+      Json track = {{"type", "track"}, {"userId", fmt::format("c{}", k)}, {"event", "Signed Up"}};
+      for (const Json& j : {identify, track}) {
+        TP_ASSIGN(auto parsed, ingest::parse_typed(j.dump(), clock.now()));
+        batch.push_back(std::move(parsed));
+      }
+    }
+    TP_TRY(writer->submit_and_wait(std::move(batch)).status);
+  }
+  TP_TRY(runner->run_once());
+  TP_ASSIGN(auto templates, templates::load_template_dir((dir.path() / "journeys" / "templates").string()));
+
+  TP_ASSIGN(auto sink, channels::testing::FastSmtpSink::start());
+  channels::SmtpConfig c;
+  c.host = "127.0.0.1";
+  c.port = sink->port();
+  c.tls = channels::SmtpTls::kNone;
+  c.pool_size = static_cast<size_t>(connections);
+  c.helo_name = "bench.shop.example";
+  TP_ASSIGN(auto sender, channels::EmailSender::create(c, clock));
+  delivery::Deps deps{*journey_store, *store, templates, sender.get(), nullptr, nullptr, clock, metrics};
+  deps.unsubscribe_url = [](const storage::DeliveryRow& row) { return "https://shop.example/u/" + row.key; };
+  // Delivery events onto the card, as serve does (the profile writer commits them on its thread).
+  deps.echo = [&](std::vector<std::string> texts) {
+    std::vector<ingest::Message> batch;
+    for (const auto& t : texts)
+      if (auto parsed = ingest::parse_typed(t, clock.now()); parsed.is_ok()) batch.push_back(std::move(parsed).value());
+    writer->submit(std::move(batch), [](const profiles::WriteOutcome&) {});
+  };
+  delivery::Options options;
+  options.workers = static_cast<unsigned>(connections);
+  TP_ASSIGN(auto deliverer, delivery::Deliverer::create(std::move(deps), options));
+  auto start = SteadyClock::now();
+  int attempted = 0;
+  while (attempted < messages && !interrupted()) {
+    TP_ASSIGN(size_t n, deliverer->run_once());
+    if (n == 0) break;
+    attempted += static_cast<int>(n);
+  }
+  double seconds = seconds_since(start);
+  TP_ASSIGN(auto delivered, journey_store->deliveries("delivered", messages + 1));
+  if (delivered.size() != static_cast<size_t>(messages) || sink->messages() != static_cast<uint64_t>(messages))
+    return internal_error(fmt::format("outbox: {} recorded delivered, the sink got {}, of {}", delivered.size(),
+                                      sink->messages(), messages));
+  deliverer.reset();
+  writer->stop();
+  return RunResult{messages / seconds, sink->connections()};
+}
+
 Result<RunResult> run_nodemailer(const Options& o, int messages, const std::string& input,
                                  const std::string& dkim_key) {
   TP_ASSIGN(auto sink, channels::testing::FastSmtpSink::start());
@@ -233,14 +335,18 @@ Status run(const Options& o) {
         "bench/nodemailer/node_modules is missing: run `npm ci` in bench/nodemailer (or --skip-node)");
   int node_messages = o.node_messages > 0 ? o.node_messages : o.messages;
 
-  std::vector<double> tp_rates, node_rates;
+  std::vector<double> tp_rates, node_rates, outbox_rates;
   uint64_t tp_connections = 0, node_connections = 0;
+  int outbox_messages = std::max(500, o.messages / 4);
   for (int run = 0; run < o.runs && !interrupted(); ++run) {
     TP_ASSIGN(RunResult t, run_touchpoint(o, o.messages, o.connections, dkim_key, false));
     tp_rates.push_back(t.msgs_per_s);
     tp_connections = t.connections;
     fmt::print(stderr, "smtp_bench: run {} touchpoint {:.0f} msgs/s over {} connections\n", run + 1, t.msgs_per_s,
                t.connections);
+    TP_ASSIGN(RunResult ob, run_outbox(o, outbox_messages, o.connections));
+    outbox_rates.push_back(ob.msgs_per_s);
+    fmt::print(stderr, "smtp_bench: run {} touchpoint outbox worker {:.0f} msgs/s\n", run + 1, ob.msgs_per_s);
     if (!o.skip_node) {
       TP_ASSIGN(RunResult n, run_nodemailer(o, node_messages, input, dkim_key));
       node_rates.push_back(n.msgs_per_s);
@@ -255,7 +361,7 @@ Status run(const Options& o) {
   fmt::print(stderr, "smtp_bench: touchpoint without reuse {:.0f} msgs/s over {} connections\n", fresh.msgs_per_s,
              fresh.connections);
 
-  double tp = median(tp_rates), node = median(node_rates);
+  double tp = median(tp_rates), node = median(node_rates), outbox = median(outbox_rates);
   fmt::print("smtp_bench: load average {}\n", load_average());
   fmt::print("message: {} bytes multipart/alternative{}; {} connections; median of {} runs\n", composed.data.size(),
              o.dkim ? ", DKIM-signed (RSA-2048)" : "", o.connections, tp_rates.size());
@@ -264,23 +370,29 @@ Status run(const Options& o) {
              tp_connections);
   fmt::print("{:<44} {:>12.0f} {:>10} {:>12}\n", "touchpoint, new connection per message", fresh.msgs_per_s,
              fresh_messages, fresh.connections);
+  fmt::print("{:<44} {:>12.0f} {:>10} {:>12}\n", "touchpoint outbox worker (render+send+durable)", outbox,
+             outbox_messages, o.connections);
   if (!o.skip_node) {
     fmt::print("{:<44} {:>12.0f} {:>10} {:>12}\n", "nodemailer (pool: true)", node, node_messages, node_connections);
     fmt::print("ratio touchpoint / nodemailer: {:.2f}x (target >= 3x)\n", tp / node);
+    fmt::print("ratio touchpoint outbox worker / nodemailer: {:.2f}x (target >= 3x)\n", outbox / node);
   }
-  fmt::print("runs: touchpoint [{:.0f}], nodemailer [{:.0f}]\n", fmt::join(tp_rates, ", "),
-             fmt::join(node_rates, ", "));
+  fmt::print("runs: touchpoint [{:.0f}], outbox worker [{:.0f}], nodemailer [{:.0f}]\n", fmt::join(tp_rates, ", "),
+             fmt::join(outbox_rates, ", "), fmt::join(node_rates, ", "));
   Json j = {{"bench", "smtp"},
             {"message_bytes", composed.data.size()},
             {"connections", o.connections},
             {"dkim", o.dkim},
             {"touchpoint_msgs_per_s", tp},
             {"touchpoint_runs", tp_rates},
-            {"touchpoint_no_reuse_msgs_per_s", fresh.msgs_per_s}};
+            {"touchpoint_no_reuse_msgs_per_s", fresh.msgs_per_s},
+            {"touchpoint_outbox_msgs_per_s", outbox},
+            {"touchpoint_outbox_runs", outbox_rates}};
   if (!o.skip_node) {
     j["nodemailer_msgs_per_s"] = node;
     j["nodemailer_runs"] = node_rates;
     j["ratio"] = tp / node;
+    j["outbox_ratio"] = outbox / node;
   }
   fmt::print("{}\n", j.dump());
   return Status::ok();

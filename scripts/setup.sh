@@ -29,7 +29,10 @@ fi
 if [ ! -d tests/e2e/node_modules ] || [ tests/e2e/package-lock.json -nt tests/e2e/node_modules ]; then
   (cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error)
 fi
-# The templates' differential test and benchmark render with liquidjs (src/templates/testdata/liquidjs).
-if [ ! -d src/templates/testdata/liquidjs/node_modules ] || [ src/templates/testdata/liquidjs/package-lock.json -nt src/templates/testdata/liquidjs/node_modules ]; then
-  (cd src/templates/testdata/liquidjs && npm ci --no-audit --no-fund --loglevel=error)
-fi
+# The templates' differential test and benchmark render with liquidjs (src/templates/testdata/liquidjs);
+# smtp_bench sends side by side with nodemailer (bench/nodemailer).
+for dir in src/templates/testdata/liquidjs bench/nodemailer; do
+  if [ ! -d $dir/node_modules ] || [ $dir/package-lock.json -nt $dir/node_modules ]; then
+    (cd $dir && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+done

@@ -40,7 +40,7 @@
 namespace tp::delivery {
 
 struct Options {
-  size_t batch = 200;  // deliveries per round
+  size_t batch = 500;  // deliveries per round
   unsigned workers = 4;
   int max_attempts = 8;
   Millis first_backoff{30'000};

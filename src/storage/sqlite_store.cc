@@ -241,6 +241,15 @@ class SqliteReader final : public Reader {
     TP_ASSIGN(r->events_after_, r->db_->prepare(
         "SELECT e.seq, coalesce(p.user_id, ''), e.body FROM events e LEFT JOIN profiles p ON p.id = e.profile_id "
         "WHERE e.seq > ? ORDER BY e.seq LIMIT ?"));
+    TP_ASSIGN(r->profile_user_, r->db_->prepare("SELECT user_id FROM profiles WHERE id=?"));
+    TP_ASSIGN(r->traits_, r->db_->prepare("SELECT name, value, updated FROM traits WHERE profile_id=? ORDER BY name"));
+    TP_ASSIGN(r->consent_, r->db_->prepare(
+        "SELECT category, granted, updated FROM consent WHERE profile_id=? ORDER BY category"));
+    TP_ASSIGN(r->groups_, r->db_->prepare(
+        "SELECT group_id, traits, updated FROM group_memberships WHERE profile_id=? ORDER BY group_id"));
+    TP_ASSIGN(r->seen_, r->db_->prepare(
+        "SELECT (SELECT ts FROM events WHERE profile_id=?1 ORDER BY ts ASC LIMIT 1), "
+        "(SELECT ts FROM events WHERE profile_id=?1 ORDER BY ts DESC LIMIT 1)"));
     return std::unique_ptr<Reader>(std::move(r));
   }
 
@@ -320,53 +329,56 @@ class SqliteReader final : public Reader {
   explicit SqliteReader(std::unique_ptr<Database> db) : db_(std::move(db)) {}
 
   Result<ProfileRecord> read_profile(ProfileId id) {
+    // The statements are prepared once (open()); each is reset when its part is read.
+    struct Resetting {
+      Statement& q;
+      ~Resetting() { q.reset(); }
+    };
     ProfileRecord p;
     p.id = id;
     {
-      TP_ASSIGN(Statement q, db_->prepare("SELECT user_id FROM profiles WHERE id=?"));
-      q.bind(1, id);
-      TP_ASSIGN(bool found, q.step());
+      Resetting r{profile_user_};
+      TP_ASSIGN(bool found, profile_user_.bind(1, id).step());
       if (!found) return not_found("profile not found");
-      p.user_id = std::string(q.column_text(0));
+      p.user_id = std::string(profile_user_.column_text(0));
     }
     TP_ASSIGN(p.identities, read_identities(identities_, id));
     {
-      TP_ASSIGN(Statement q, db_->prepare("SELECT name, value, updated FROM traits WHERE profile_id=? ORDER BY name"));
-      q.bind(1, id);
+      Resetting r{traits_};
+      traits_.bind(1, id);
       while (true) {
-        TP_ASSIGN(bool row, q.step());
+        TP_ASSIGN(bool row, traits_.step());
         if (!row) break;
-        p.traits.push_back({std::string(q.column_text(0)), std::string(q.column_text(1)), from_ms(q.column_int(2))});
+        p.traits.push_back({std::string(traits_.column_text(0)), std::string(traits_.column_text(1)),
+                            from_ms(traits_.column_int(2))});
       }
     }
     {
-      TP_ASSIGN(Statement q, db_->prepare("SELECT category, granted, updated FROM consent WHERE profile_id=? ORDER BY category"));
-      q.bind(1, id);
+      Resetting r{consent_};
+      consent_.bind(1, id);
       while (true) {
-        TP_ASSIGN(bool row, q.step());
+        TP_ASSIGN(bool row, consent_.step());
         if (!row) break;
-        p.consent.push_back({std::string(q.column_text(0)), q.column_int(1) != 0, from_ms(q.column_int(2))});
+        p.consent.push_back({std::string(consent_.column_text(0)), consent_.column_int(1) != 0,
+                             from_ms(consent_.column_int(2))});
       }
     }
     {
-      TP_ASSIGN(Statement q, db_->prepare(
-          "SELECT group_id, traits, updated FROM group_memberships WHERE profile_id=? ORDER BY group_id"));
-      q.bind(1, id);
+      Resetting r{groups_};
+      groups_.bind(1, id);
       while (true) {
-        TP_ASSIGN(bool row, q.step());
+        TP_ASSIGN(bool row, groups_.step());
         if (!row) break;
-        p.groups.push_back({std::string(q.column_text(0)), std::string(q.column_text(1)), from_ms(q.column_int(2))});
+        p.groups.push_back({std::string(groups_.column_text(0)), std::string(groups_.column_text(1)),
+                            from_ms(groups_.column_int(2))});
       }
     }
     {
-      TP_ASSIGN(Statement q, db_->prepare(
-          "SELECT (SELECT ts FROM events WHERE profile_id=?1 ORDER BY ts ASC LIMIT 1), "
-          "(SELECT ts FROM events WHERE profile_id=?1 ORDER BY ts DESC LIMIT 1)"));
-      q.bind(1, id);
-      TP_ASSIGN(bool row, q.step());
-      if (row && !q.column_is_null(0)) {
-        p.first_seen = from_ms(q.column_int(0));
-        p.last_seen = from_ms(q.column_int(1));
+      Resetting r{seen_};
+      TP_ASSIGN(bool row, seen_.bind(1, id).step());
+      if (row && !seen_.column_is_null(0)) {
+        p.first_seen = from_ms(seen_.column_int(0));
+        p.last_seen = from_ms(seen_.column_int(1));
       }
     }
     return p;
@@ -374,6 +386,7 @@ class SqliteReader final : public Reader {
 
   std::unique_ptr<Database> db_;
   Statement find_identity_, timeline_, identities_, events_after_;
+  Statement profile_user_, traits_, consent_, groups_, seen_;  // read_profile
 };
 
 class SqliteStore final : public Store {
