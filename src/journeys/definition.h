@@ -113,6 +113,9 @@ struct Journey {
   std::string id, name, purpose, audience_text, data_source, follow_up, owner, status = "active";
   int priority = 2;
   SendType send_type = SendType::kCommercial;
+  // The consent purpose (a Segment categoryPreferences key, a preference-page purpose) its
+  // commercial sends need; "" = only the general unsubscribe applies.
+  std::string consent;
   Trigger entry, goal, exit;
   std::vector<Condition> audience;   // all must hold at entry
   Reentry reentry = Reentry::kOnce;

@@ -95,6 +95,8 @@ struct Engine::Person {
     std::vector<std::pair<Timestamp, Channel>> commercial_sends;  // within the longest cap window
     std::vector<std::uint32_t> entered_more;  // journey id indexes >= 64 ever entered
     std::vector<std::pair<std::uint32_t, Timestamp>> date_due;  // journey -> planned date entry
+    // context.consent.categoryPreferences as last sent: purpose -> granted.
+    std::vector<std::pair<std::string, bool>> consent;
   };
 
   CompactString user_id;
@@ -495,7 +497,23 @@ Engine::Message::Message(const Json& message) {
     else if (key == "properties"sv) properties = value;
     else if (key == "traits"sv) traits = value;
     else if (key == "timestamp"sv) timestamp = value;
+    else if (key == "context"sv) context = value;
   }
+}
+
+// Segment's consent object on a message (the preference page sends one): each purpose's choice
+// replaces the one before.
+void Engine::record_consent(Person& p, const Message& message) {
+  const Json* preferences = message.context ? at_path(*message.context, "consent.categoryPreferences") : nullptr;
+  if (!preferences || !preferences->is_object() || preferences->empty()) return;
+  auto& consent = p.more().consent;
+  for (auto it = preferences->begin(); it != preferences->end(); ++it) {
+    if (!it.value().is_boolean()) continue;
+    auto known = std::find_if(consent.begin(), consent.end(), [&](const auto& c) { return c.first == it.key(); });
+    if (known == consent.end()) consent.emplace_back(it.key(), it.value().get<bool>());
+    else known->second = it.value().get<bool>();
+  }
+  touch(p);
 }
 
 void Engine::on_message(const Json& json, Timestamp now) {
@@ -510,6 +528,7 @@ void Engine::on_message(const Json& json, Timestamp now) {
     // A person is persisted when what is kept of them changes: traits, history, consent,
     // sends, journeys entered, planned dates.
     touch(p);
+    record_consent(p, message);
     const Json* traits = message.traits;
     handle_identify(p, traits != nullptr && traits->is_object() ? *traits : kEmptyObject, now);
   } else if (*type == "track") {
@@ -520,7 +539,11 @@ void Engine::on_message(const Json& json, Timestamp now) {
     Person* existing = find_person(*user_id);
     bool relevant = existing || entry_by_event_.count(*name) || history_events_.count(*name) ||
                     *name == "Unsubscribed" || *name == kApiEntryEvent;
-    if (relevant) handle_track(existing ? *existing : person(*user_id), message, *name, now);
+    if (relevant) {
+      Person& p = existing ? *existing : person(*user_id);
+      record_consent(p, message);
+      handle_track(p, message, *name, now);
+    }
   }
   reap();
 }
@@ -540,6 +563,11 @@ void Engine::handle_identify(Person& p, const Json& traits, Timestamp now) {
     std::uint64_t id = i->id;
     goal_before.emplace_back(id, j.goal.becomes_true && holds(*j.goal.becomes_true, p, nullptr, nullptr, now));
     exit_before.emplace_back(id, j.exit.becomes_true && holds(*j.exit.becomes_true, p, nullptr, nullptr, now));
+  }
+  // Subscribing again (the preference page sets unsubscribed: false) undoes an Unsubscribed event.
+  if (p.unsubscribed_event) {
+    auto unsubscribed = traits.find("unsubscribed");
+    if (unsubscribed != traits.end() && *unsubscribed == Json(false)) p.unsubscribed_event = false;
   }
   bool dates_changed = false;
   if (!has_dates_ && !traits.empty() && (p.traits.is_null() || (p.traits.is_object() && p.traits.empty()))) {
@@ -908,7 +936,11 @@ bool Engine::send(Instance& inst, const Step& step, Timestamp now) {
   }
   if (type == SendType::kCommercial) {
     const Json* unsubscribed = at_path(p.traits, "unsubscribed");
-    if (p.unsubscribed_event || (unsubscribed && *unsubscribed == Json(true))) {
+    const auto& consent = p.view().consent;
+    bool opted_out = !j.consent.empty() && std::any_of(consent.begin(), consent.end(), [&](const auto& c) {
+      return c.first == j.consent && !c.second;
+    });
+    if (p.unsubscribed_event || (unsubscribed && *unsubscribed == Json(true)) || opted_out) {
       suppress("unsubscribed");
       return true;
     }
@@ -1063,6 +1095,8 @@ Json Engine::person_state(const Person& p) const {
   for (const auto& e : p.view().history) history.push_back({ms(e.time), e.name, e.properties});
   Json sends = Json::array();
   for (const auto& [t, c] : p.view().commercial_sends) sends.push_back({ms(t), static_cast<int>(c)});
+  Json consent = Json::object();
+  for (const auto& [purpose, granted] : p.view().consent) consent[purpose] = granted;
   Json dates = Json::object();
   for (const auto& [j, due] : p.view().date_due) dates[ws_.journeys[j].id] = ms(due);
   Json entered_ids = Json::array();
@@ -1070,12 +1104,14 @@ Json Engine::person_state(const Person& p) const {
     bool first_of_id = std::find(id_index_.begin(), id_index_.begin() + j, id_index_[j]) == id_index_.begin() + j;
     if (first_of_id && entered(p, j)) entered_ids.push_back(ws_.journeys[j].id);
   }
-  return {{"traits", p.traits.is_object() ? p.traits : Json::object()},
-          {"history", std::move(history)},
-          {"unsubscribed", p.unsubscribed_event},
-          {"sends", std::move(sends)},
-          {"entered", std::move(entered_ids)},
-          {"dates", std::move(dates)}};
+  Json state = {{"traits", p.traits.is_object() ? p.traits : Json::object()},
+                {"history", std::move(history)},
+                {"unsubscribed", p.unsubscribed_event},
+                {"sends", std::move(sends)},
+                {"entered", std::move(entered_ids)},
+                {"dates", std::move(dates)}};
+  if (!consent.empty()) state["consent"] = std::move(consent);
+  return state;
 }
 
 void Engine::restore_person(const std::string& user_id, const Json& state) {
@@ -1084,6 +1120,9 @@ void Engine::restore_person(const std::string& user_id, const Json& state) {
   const Json history = state.value("history", Json::array());
   for (const auto& e : history) p.more().history.push_back({from_ms(e[0]), e[1], e[2]});
   p.unsubscribed_event = state.value("unsubscribed", false);
+  if (auto consent = state.find("consent"); consent != state.end() && consent->is_object())
+    for (const auto& [purpose, granted] : consent->items())
+      if (granted.is_boolean()) p.more().consent.emplace_back(purpose, granted.get<bool>());
   const Json sends = state.value("sends", Json::array());
   for (const auto& s : sends) p.more().commercial_sends.emplace_back(from_ms(s[0]), static_cast<Channel>(s[1].get<int>()));
   const Json entered_ids = state.value("entered", Json::array());

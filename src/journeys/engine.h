@@ -143,9 +143,11 @@ class Engine {
     const Json* properties = nullptr;
     const Json* traits = nullptr;
     const Json* timestamp = nullptr;
+    const Json* context = nullptr;
     explicit Message(const Json& message);
   };
 
+  void record_consent(Person& p, const Message& message);
   Person& person(std::string_view user_id);  // found or created
   Person* find_person(std::string_view user_id);
   Person* find_person(std::string_view user_id, size_t hash);

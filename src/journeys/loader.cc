@@ -267,8 +267,8 @@ class Reader {
   std::vector<Problem>& problems_;
 };
 
-const std::vector<std::string> kTopKeys = {"id", "name", "priority", "send_type", "purpose", "goal", "audience", "entry",
-                                           "exit", "data_source", "follow_up", "owner", "status", "steps"};
+const std::vector<std::string> kTopKeys = {"id", "name", "priority", "send_type", "purpose", "consent", "goal", "audience",
+                                           "entry", "exit", "data_source", "follow_up", "owner", "status", "steps"};
 const std::vector<std::string> kStepKeys = {"id", "description", "send", "task", "update", "delay", "wait_until",
                                             "wait_for", "branch", "split", "goal", "exit", "webhook", "send_type",
                                             "next", "on_event", "on_timeout"};
@@ -594,6 +594,16 @@ std::optional<Journey> load_journey(const std::string& file, const std::string& 
   text_field("data_source", j.data_source);
   text_field("follow_up", j.follow_up);
   text_field("owner", j.owner);
+  if (n["consent"]) {
+    j.consent = r.string(n["consent"], "consent").value_or("");
+    bool ok = !j.consent.empty() && j.consent.size() <= 64 && j.consent[0] != '-' && j.consent[0] != '_' &&
+              std::all_of(j.consent.begin(), j.consent.end(), [](char c) {
+                return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+              });
+    if (!ok)
+      r.problem(n["consent"], fmt::format("consent {} must be a purpose id: a-z, 0-9, - and _ (at most 64)",
+                                          q(j.consent)));
+  }
   if (n["status"]) {
     j.status = r.string(n["status"], "status").value_or("active");
     if (j.status != "draft" && j.status != "active" && j.status != "paused" && j.status != "retired")
