@@ -107,6 +107,17 @@ EmailMessage typical_message() {
   return m;
 }
 
+// Plain SMTP to the in-process sink over a pool of `connections`.
+channels::SmtpConfig sink_config(int port, int connections) {
+  channels::SmtpConfig c;
+  c.host = "127.0.0.1";
+  c.port = port;
+  c.tls = channels::SmtpTls::kNone;
+  c.pool_size = static_cast<size_t>(connections);
+  c.helo_name = "bench.shop.example";
+  return c;
+}
+
 struct RunResult {
   double msgs_per_s = 0;
   uint64_t connections = 0;
@@ -118,12 +129,7 @@ Result<RunResult> run_touchpoint(const Options& o, int messages, int connections
                                  bool fresh_connections) {
   TP_ASSIGN(auto sink, channels::testing::FastSmtpSink::start());
   SystemClock clock;
-  channels::SmtpConfig c;
-  c.host = "127.0.0.1";
-  c.port = sink->port();
-  c.tls = channels::SmtpTls::kNone;
-  c.pool_size = static_cast<size_t>(connections);
-  c.helo_name = "bench.shop.example";
+  channels::SmtpConfig c = sink_config(sink->port(), connections);
   if (!dkim_key.empty()) c.dkim = {dkim_key, "bench", "shop.example"};
   EmailMessage base = typical_message();
   std::atomic<int> next{0}, failed{0};
@@ -228,13 +234,7 @@ steps:
   TP_ASSIGN(auto templates, templates::load_template_dir((dir.path() / "journeys" / "templates").string()));
 
   TP_ASSIGN(auto sink, channels::testing::FastSmtpSink::start());
-  channels::SmtpConfig c;
-  c.host = "127.0.0.1";
-  c.port = sink->port();
-  c.tls = channels::SmtpTls::kNone;
-  c.pool_size = static_cast<size_t>(connections);
-  c.helo_name = "bench.shop.example";
-  TP_ASSIGN(auto sender, channels::EmailSender::create(c, clock));
+  TP_ASSIGN(auto sender, channels::EmailSender::create(sink_config(sink->port(), connections), clock));
   delivery::Deps deps{*journey_store, *store, templates, sender.get(), nullptr, nullptr, clock, metrics};
   deps.unsubscribe_url = [](const storage::DeliveryRow& row) { return "https://shop.example/u/" + row.key; };
   // Delivery events onto the card, as serve does (the profile writer commits them on its thread).
