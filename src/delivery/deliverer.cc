@@ -18,6 +18,8 @@ using storage::DeliveryRow;
 
 constexpr std::string_view kEchoSource = "touchpoint-delivery";
 constexpr Millis kIdleWait{1000};
+constexpr size_t kRecordBatch = 64;
+constexpr auto kRecordDelay = std::chrono::milliseconds(5);
 
 std::optional<templates::Channel> template_channel(std::string_view channel) {
   return templates::parse_channel(channel);
@@ -261,7 +263,7 @@ Result<size_t> Deliverer::run_once() {
       results[i] = attempt(going[i]);
       std::lock_guard lock(finished_mu);
       finished.push_back(i);
-      finished_cv.notify_one();
+      if (finished.size() == 1 || finished.size() >= kRecordBatch) finished_cv.notify_one();
     }
   };
   std::vector<std::thread> threads;
@@ -270,8 +272,12 @@ Result<size_t> Deliverer::run_once() {
   for (size_t done = 0; done < going.size();) {
     std::vector<size_t> ready;
     {
+      // A commit costs an fsync: gather outcomes for up to kRecordDelay (or kRecordBatch of
+      // them) so that one commit records many, keeping each in doubt for milliseconds only.
       std::unique_lock lock(finished_mu);
       finished_cv.wait(lock, [&] { return !finished.empty(); });
+      size_t want = std::min(kRecordBatch, going.size() - done);
+      finished_cv.wait_for(lock, kRecordDelay, [&] { return finished.size() >= want; });
       ready.swap(finished);
     }
     done += ready.size();
