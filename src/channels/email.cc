@@ -8,6 +8,7 @@
 #include <chrono>
 
 #include "base/crypto.h"
+#include "base/text.h"
 #include "channels/text.h"
 
 namespace tp::channels {
@@ -57,29 +58,6 @@ size_t utf8_length(unsigned char lead) {
   return 1;
 }
 
-std::string html_escape(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '&':
-        out += "&amp;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out.push_back(c);
-    }
-  }
-  return out;
-}
-
 // The preheader goes first inside <body>: mail clients show it as the preview line, the
 // styles keep it out of the rendered message.
 std::string with_preheader(std::string_view html, std::string_view preheader) {
@@ -87,7 +65,7 @@ std::string with_preheader(std::string_view html, std::string_view preheader) {
   std::string block = fmt::format(
       "<div style=\"display:none;font-size:1px;line-height:1px;max-height:0;max-width:0;"
       "opacity:0;overflow:hidden;mso-hide:all\">{}</div>",
-      html_escape(preheader));
+      escape_html(preheader));
   std::string lower(html);
   std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
   size_t body = lower.find("<body");

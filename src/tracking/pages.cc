@@ -1,6 +1,6 @@
 #include "tracking/pages.h"
 
-#include "tracking/rewrite.h"
+#include "base/text.h"
 
 namespace tp::tracking {
 namespace {

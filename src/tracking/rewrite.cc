@@ -208,33 +208,6 @@ std::string decode_attribute_value(std::string_view raw) {
   return out;
 }
 
-std::string escape_html(std::string_view text) {
-  std::string out;
-  out.reserve(text.size() + text.size() / 8);
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out.push_back(c);
-    }
-  }
-  return out;
-}
-
 std::string open_pixel_tag(std::string_view open_url) {
   return "<img src=\"" + escape_html(open_url) +
          "\" width=\"1\" height=\"1\" alt=\"\" "

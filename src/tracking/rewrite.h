@@ -52,7 +52,5 @@ std::string open_pixel_tag(std::string_view open_url);
 // and the common named ones; legacy ones without ';' only when not followed by a letter, digit
 // or '='), invalid numeric references as U+FFFD.
 std::string decode_attribute_value(std::string_view raw);
-// Escapes & < > " ' for an HTML attribute value or text.
-std::string escape_html(std::string_view text);
 
 }  // namespace tp::tracking

@@ -4,6 +4,8 @@
 
 #include <regex>
 
+#include "base/text.h"
+
 namespace tp::tracking {
 namespace {
 
