@@ -204,6 +204,22 @@ TEST_F(DelivererTest, TemporaryFailuresRetryWithBackoffThenDeliverOnce) {
   EXPECT_EQ(to_bob, 1u);
 }
 
+TEST_F(DelivererTest, RateLimitBelowOnePerSecondPacesTheChannel) {
+  ingest(R"({"type":"identify","userId":"di","traits":{"email":"di@example.com","name":"Di"}})");
+  ingest(R"({"type":"track","userId":"di","event":"Signed Up"})");
+  ASSERT_TRUE(runner_->run_once().is_ok());
+  Options options;
+  options.rate_per_second["email"] = 0.5;  // one email every 2 s
+  start_deliverer(options);
+  EXPECT_EQ(round(), 1u);  // one of the two emails (no phone: the SMS step is suppressed)
+  EXPECT_EQ(round(), 0u);
+  clock_.advance(1s);
+  EXPECT_EQ(round(), 0u);  // half a token
+  clock_.advance(1s);
+  EXPECT_EQ(round(), 1u);  // the second email
+  EXPECT_EQ(sink_->messages().size(), 2u);
+}
+
 TEST_F(DelivererTest, InDoubtAfterACrashIsSentAgainWithTheSameMessageId) {
   ingest(R"({"type":"identify","userId":"cy","traits":{"email":"cy@example.com","name":"Cy"}})");
   ingest(R"({"type":"track","userId":"cy","event":"Signed Up"})");
