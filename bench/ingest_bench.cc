@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <future>
 #include <optional>
 #include <thread>
 
@@ -32,6 +33,7 @@ struct Options {
   int batch_size = 100;
   int large_group = 2000;
   int pg_connections = 8;
+  bool direct = false;
   std::string pg_bin = "/usr/lib/postgresql/15/bin";
   bool quick = false;
   bool skip_postgres = false;
@@ -51,6 +53,7 @@ struct Measurement {
   double events_per_commit = 0;
   double disk_bytes_per_event = 0;  // written to storage by this process; 0: not known
   double writer_busy = 0;  // Touchpoint: share of the run the writer spent in group commits
+  double applied_per_s = 0;  // Touchpoint: events applied to the profiles per second, load + catching up
   long long errors = 0;
   std::string first_error;
 };
@@ -138,14 +141,21 @@ Measurement measurement(const LoadResult& load, double load_seconds, std::string
 Result<Measurement> run_touchpoint(const Options& o, bool batch, double paced_rate, const std::string& id_prefix) {
   TempDir dir("tp-bench-ingest");
   auto written_before = process_write_bytes();
-  TP_ASSIGN(auto server, BenchServer::start(dir.path(), o.server_threads));
+  TP_ASSIGN(auto server, BenchServer::start(dir.path(), o.server_threads, !o.direct));
   TP_ASSIGN(std::string key, server->create_key(storage::KeyKind::kWrite));
   auto started = SteadyClock::now();
   LoadResult load = run_load(load_spec(o, *server, std::move(key), batch, paced_rate, id_prefix));
   double load_seconds = seconds_since(started);
+  // Acknowledged means durable in the intake log; wait until the profiles have caught up too.
+  std::promise<void> caught_up;
+  server->writer().when_applied([&](const profiles::WriteOutcome&) { caught_up.set_value(); });
+  caught_up.get_future().wait();
+  double applied_seconds = seconds_since(started);
   std::string metrics = server->metrics().render();
   server.reset();  // stop before the directory goes
-  return measurement(load, load_seconds, metrics, static_cast<double>(process_write_bytes() - written_before));
+  Measurement m = measurement(load, load_seconds, metrics, static_cast<double>(process_write_bytes() - written_before));
+  m.applied_per_s = metric_value(metrics, "touchpoint_events_stored_total") / applied_seconds;
+  return m;
 }
 
 Result<Phase> touchpoint_phase(const Options& o, std::string name, bool batch, double paced_rate) {
@@ -204,17 +214,20 @@ Result<Phase> postgres_phase(const Options& o, const RowPool& pool) {
 // --- Report ----------------------------------------------------------------------------------
 
 void print_table(const std::vector<const Phase*>& phases) {
-  std::cout << fmt::format("{:<56} {:>9} {:>8} {:>8} {:>8} {:>9} {:>9} {:>7} {:>6}\n", "phase (median of runs)",
-                           "events/s", "req|tx/s", "p50 ms", "p99 ms", "ev/commit", "disk B/ev", "writer", "errors");
+  std::cout << fmt::format("{:<56} {:>9} {:>8} {:>8} {:>8} {:>9} {:>9} {:>7} {:>9} {:>6}\n", "phase (median of runs)",
+                           "events/s", "req|tx/s", "p50 ms", "p99 ms", "ev/commit", "disk B/ev", "writer", "applied/s",
+                           "errors");
   for (const Phase* p : phases) {
     if (p->runs.empty()) continue;
     Percentiles l = p->latency();
     double disk = p->median_of(&Measurement::disk_bytes_per_event);
     double busy = p->median_of(&Measurement::writer_busy);
-    std::cout << fmt::format("{:<56} {:>9} {:>8} {:>8.2f} {:>8.2f} {:>9.0f} {:>9} {:>7} {:>6}\n", p->name,
+    double applied = p->median_of(&Measurement::applied_per_s);
+    std::cout << fmt::format("{:<56} {:>9} {:>8} {:>8.2f} {:>8.2f} {:>9.0f} {:>9} {:>7} {:>9} {:>6}\n", p->name,
                              grouped(p->events_per_s()), grouped(p->requests_per_s()), l.p50_ms, l.p99_ms,
                              p->median_of(&Measurement::events_per_commit), disk > 0 ? grouped(disk) : "-",
-                             busy > 0 ? fmt::format("{:.0f}%", 100 * busy) : "-", p->errors());
+                             busy > 0 ? fmt::format("{:.0f}%", 100 * busy) : "-", applied > 0 ? grouped(applied) : "-",
+                             p->errors());
   }
   std::cout << "\nper run (events/s | p50 ms | p99 ms):\n";
   for (const Phase* p : phases) {
@@ -235,7 +248,8 @@ nlohmann::json phase_json(const Phase& p) {
           {"p50_ms", l.p50_ms},     {"p99_ms", l.p99_ms},              {"errors", p.errors()},
           {"runs", p.runs.size()},  {"events_per_commit", p.median_of(&Measurement::events_per_commit)},
           {"disk_bytes_per_event", p.median_of(&Measurement::disk_bytes_per_event)},
-          {"writer_busy", p.median_of(&Measurement::writer_busy)}};
+          {"writer_busy", p.median_of(&Measurement::writer_busy)},
+          {"applied_per_s", p.median_of(&Measurement::applied_per_s)}};
 }
 
 // Every phase's result; a phase left out by --only stays empty.
@@ -400,6 +414,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_flag("--quick", o.quick, "A small smoke-test run: 1 s phases, 1 run, 16 connections");
   app.add_flag("--skip-postgres", o.skip_postgres, "Leave out the PostgreSQL baseline");
+  app.add_flag("--direct", o.direct,
+               "Touchpoint without the intake log: each request applied to the store before its 200 (the "
+               "previous design), for comparison");
   app.add_option("--only", o.only, "Run only these phases (half also runs batch and single, for their peak)")
       ->check(CLI::IsMember({"batch", "single", "half", "sqlite", "postgres"}))
       ->delimiter(',');

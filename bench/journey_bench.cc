@@ -76,6 +76,7 @@ struct Live {
   TempDir dir{"tp-journey-bench"};
   std::unique_ptr<storage::Store> store;
   std::unique_ptr<storage::JourneyStore> journeys;
+  std::unique_ptr<storage::IntakeLog> intake;
   std::unique_ptr<profiles::ProfileWriter> writer;
   std::unique_ptr<journeys::Runner> runner;
   MetricsRegistry metrics;
@@ -85,7 +86,8 @@ struct Live {
     std::ofstream(dir.path() + "/journeys/bench.yaml") << journey;
     TP_ASSIGN(store, storage::open_sqlite_store(dir.path()));
     TP_ASSIGN(journeys, storage::open_sqlite_journey_store(dir.path()));
-    TP_ASSIGN(writer, profiles::ProfileWriter::create(*store, clock, metrics));
+    TP_ASSIGN(intake, storage::IntakeLog::open(dir.path() + "/intake"));
+    TP_ASSIGN(writer, profiles::ProfileWriter::create(*store, clock, metrics, intake.get()));
     writer->start();
     return Status::ok();
   }
@@ -281,7 +283,7 @@ Status latency(const Options& o) {
     auto due = start + std::chrono::duration_cast<SteadyClock::duration>(interval * i);
     std::this_thread::sleep_until(due);
     sent[i] = due;  // from when it was due: a stalled sender cannot hide latency
-    live.writer->submit(std::move(messages[i]), [&, i](const profiles::WriteOutcome&) {
+    live.writer->submit_durable(std::move(messages[i]), [&, i](const profiles::WriteOutcome&) {
       acked[i] = SteadyClock::now();
       ++done;
     });

@@ -6,10 +6,11 @@ namespace tp::bench {
 
 namespace asio = boost::asio;
 
-Result<std::unique_ptr<BenchServer>> BenchServer::start(const std::string& data_dir, unsigned http_threads) {
+Result<std::unique_ptr<BenchServer>> BenchServer::start(const std::string& data_dir, unsigned http_threads,
+                                                       bool intake_log) {
   TP_ASSIGN(auto store, storage::open_sqlite_store(data_dir));
   auto server = std::unique_ptr<BenchServer>(new BenchServer(data_dir, std::move(store), http_threads));
-  TP_TRY(server->start_serving());
+  TP_TRY(server->start_serving(intake_log));
   return server;
 }
 
@@ -21,8 +22,11 @@ BenchServer::BenchServer(std::string data_dir, std::unique_ptr<storage::Store> s
       io_(static_cast<int>(http_threads)),
       http_threads_(http_threads) {}
 
-Status BenchServer::start_serving() {
-  TP_ASSIGN(writer_, profiles::ProfileWriter::create(*store_, clock_, metrics_));
+Status BenchServer::start_serving(bool intake_log) {
+  if (intake_log) {
+    TP_ASSIGN(intake_, storage::IntakeLog::open(data_dir_ + "/intake"));
+  }
+  TP_ASSIGN(writer_, profiles::ProfileWriter::create(*store_, clock_, metrics_, intake_.get()));
   readers_ = std::make_unique<storage::ReaderPool>(*store_);
   keys_ = std::make_unique<http::KeyCache>(*readers_);
   api_ = std::make_unique<http::Api>(http::ApiDeps{*readers_, *writer_, *keys_, clock_, metrics_, ingest::Limits{}});

@@ -1,5 +1,5 @@
 // The real Touchpoint server, in-process, wired as `touchpoint serve` wires it
-// (src/cli/serve.cc): SQLite store, ProfileWriter, ReaderPool, KeyCache, Api and HttpServer on a
+// (src/cli/serve.cc): SQLite store, intake log, ProfileWriter, ReaderPool, KeyCache, Api and HttpServer on a
 // free loopback port, its io_context run by its own threads.
 #pragma once
 
@@ -24,8 +24,11 @@ namespace tp::bench {
 class BenchServer {
  public:
   // Opens (creating) the store in `data_dir`, which must exist, and starts serving.
-  static Result<std::unique_ptr<BenchServer>> start(const std::string& data_dir, unsigned http_threads);
-  // Stops serving, then stops the writer (which applies whatever is still queued).
+  // `intake_log` false: requests are applied before they are acknowledged (the design before
+  // the intake log, for comparison).
+  static Result<std::unique_ptr<BenchServer>> start(const std::string& data_dir, unsigned http_threads,
+                                                    bool intake_log = true);
+  // Stops serving, then stops the writer (which applies whatever is still queued or in the log).
   ~BenchServer();
 
   // Creates a key of `kind` and returns it (the secret, as a client sends it).
@@ -39,7 +42,7 @@ class BenchServer {
 
  private:
   BenchServer(std::string data_dir, std::unique_ptr<storage::Store> store, unsigned http_threads);
-  Status start_serving();
+  Status start_serving(bool intake_log);
 
   // Declaration order is destruction order reversed: everything the io_context's handlers
   // touch is declared before it.
@@ -47,6 +50,7 @@ class BenchServer {
   std::unique_ptr<storage::Store> store_;
   SystemClock clock_;
   MetricsRegistry metrics_;
+  std::unique_ptr<storage::IntakeLog> intake_;
   std::unique_ptr<profiles::ProfileWriter> writer_;
   std::unique_ptr<storage::ReaderPool> readers_;
   std::unique_ptr<http::KeyCache> keys_;

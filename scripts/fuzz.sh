@@ -6,9 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-20}"
 cmake --preset fuzz >/dev/null
-cmake --build --preset fuzz --target fuzz_segment_parser fuzz_csv_reader fuzz_journey_parser fuzz_template_parser fuzz_tracking_token
+cmake --build --preset fuzz --target fuzz_segment_parser fuzz_csv_reader fuzz_journey_parser fuzz_template_parser fuzz_tracking_token fuzz_intake_entry
 mkdir -p build/fuzz/crashes
-for target in segment_parser:segment csv_reader:csv journey_parser:journey template_parser:template tracking_token:tracking; do
+for target in segment_parser:segment csv_reader:csv journey_parser:journey template_parser:template tracking_token:tracking intake_entry:intake; do
   name="${target%%:*}"
   corpus="build/fuzz/corpus/${target##*:}"
   mkdir -p "$corpus"

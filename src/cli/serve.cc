@@ -57,7 +57,10 @@ int serve(const ServeArgs& args) {
 
   SystemClock clock;
   MetricsRegistry metrics;
-  auto writer = profiles::ProfileWriter::create(**store, clock, metrics);
+  // Requests are acknowledged once they are in the intake log; the writer applies them behind it.
+  auto intake = storage::IntakeLog::open((std::filesystem::path(args.data) / "intake").string());
+  if (!intake.is_ok()) return fail(intake.status().message());
+  auto writer = profiles::ProfileWriter::create(**store, clock, metrics, intake->get());
   if (!writer.is_ok()) return fail(writer.status().message());
   storage::ReaderPool readers(**store);
   http::KeyCache keys(readers);

@@ -185,7 +185,7 @@ void Api::ingest(Request& request, std::string_view path, Respond respond) {
     return reply(status_response(parsed.status()));
   }
   size_t count = parsed->messages.size();
-  d_.writer.submit(std::move(parsed->messages), [this, count, reply](const profiles::WriteOutcome& outcome) {
+  d_.writer.submit_durable(std::move(parsed->messages), [this, count, reply](const profiles::WriteOutcome& outcome) {
     if (!outcome.status.is_ok()) {
       events_rejected_.add(static_cast<long long>(count));
       return reply(status_response(outcome.status));
@@ -256,15 +256,20 @@ void Api::management(Request& request, std::string_view path, std::string_view q
       card_query.before = *cursor;
     }
   }
-  std::string body;
-  Status s = d_.readers.with_reader([&](storage::Reader& reader) -> Status {
-    auto r = is_export ? profiles::render_export(reader, *user_id) : profiles::render_card(reader, *user_id, card_query);
-    TP_TRY(r);
-    body = std::move(r).value();
-    return Status::ok();
+  // The card shows everything acknowledged before the read: wait for the intake log's backlog
+  // (at once when there is none; otherwise on the writer's thread once it is applied).
+  d_.writer.when_applied([this, respond, is_export, card_query, user = *user_id](const profiles::WriteOutcome& applied) {
+    if (!applied.status.is_ok()) return respond(status_response(applied.status));
+    std::string body;
+    Status s = d_.readers.with_reader([&](storage::Reader& reader) -> Status {
+      auto r = is_export ? profiles::render_export(reader, user) : profiles::render_card(reader, user, card_query);
+      TP_TRY(r);
+      body = std::move(r).value();
+      return Status::ok();
+    });
+    if (!s.is_ok()) return respond(status_response(s));
+    respond(json_response(status::ok, std::move(body)));
   });
-  if (!s.is_ok()) return respond(status_response(s));
-  respond(json_response(status::ok, std::move(body)));
 }
 
 }  // namespace tp::http

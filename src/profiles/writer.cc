@@ -19,30 +19,35 @@ namespace {
 constexpr size_t kMaxMessagesPerCommit = 20000;
 }  // namespace
 
-// Runs `on_error` with the failed status and returns, when `expr` (Status or Result) failed.
+// Runs `on_error` with the failed status and returns false, when `expr` (Status or Result) failed.
 #define TP_TRY_OR(on_error, expr)               \
   do {                                          \
     auto&& tp_status_ = (expr);                 \
     if (!tp_status_.is_ok()) {                  \
       on_error(tp_status_.status());            \
-      return;                                   \
+      return false;                             \
     }                                           \
   } while (0)
 
 Result<std::unique_ptr<ProfileWriter>> ProfileWriter::create(storage::Store& store, const Clock& clock,
-                                                             MetricsRegistry& metrics) {
+                                                             MetricsRegistry& metrics, storage::IntakeLog* log) {
   TP_ASSIGN(std::string salt, store.secret("erasure_salt"));
-  auto writer = std::unique_ptr<ProfileWriter>(new ProfileWriter(store, clock, metrics, std::move(salt)));
+  auto writer = std::unique_ptr<ProfileWriter>(new ProfileWriter(store, clock, metrics, std::move(salt), log));
   storage::ReaderPool pool(store);
   TP_TRY(pool.with_reader([&](storage::Reader& r) -> Status {
     TP_ASSIGN(auto hashes, r.erased_hashes());
     writer->erased_.insert(hashes.begin(), hashes.end());
+    if (log) {
+      TP_ASSIGN(writer->applied_, r.intake_position());
+    }
     return Status::ok();
   }));
+  if (log) TP_TRY(log->resume_at(writer->applied_));
   return writer;
 }
 
-ProfileWriter::ProfileWriter(storage::Store& store, const Clock& clock, MetricsRegistry& metrics, std::string salt)
+ProfileWriter::ProfileWriter(storage::Store& store, const Clock& clock, MetricsRegistry& metrics, std::string salt,
+                             storage::IntakeLog* log)
     : store_(store),
       clock_(clock),
       salt_(std::move(salt)),
@@ -55,12 +60,21 @@ ProfileWriter::ProfileWriter(storage::Store& store, const Clock& clock, MetricsR
                                         latency_bounds())),
       group_size_(metrics.histogram("touchpoint_commit_group_requests", "Requests sharing one commit",
                                     {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024})),
-      queue_depth_(metrics.gauge("touchpoint_write_queue_depth", "Requests waiting for the writer")) {}
+      queue_depth_(metrics.gauge("touchpoint_write_queue_depth", "Requests waiting for the writer")),
+      intake_lag_(metrics.gauge("touchpoint_intake_lag_bytes",
+                                "Bytes of acknowledged requests in the intake log not yet applied")),
+      log_(log) {}
 
 ProfileWriter::~ProfileWriter() { stop(); }
 
 void ProfileWriter::start() {
-  if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
+  if (thread_.joinable()) return;
+  if (!log_) {
+    thread_ = std::thread([this] { run(); });
+    return;
+  }
+  appender_ = std::thread([this] { run_appender(); });
+  thread_ = std::thread([this] { run_applier(); });
 }
 
 void ProfileWriter::stop() {
@@ -69,7 +83,13 @@ void ProfileWriter::stop() {
     stopping_ = true;
   }
   cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  if (appender_.joinable()) appender_.join();  // it writes what is queued first
+  {
+    std::lock_guard lock(mu_);
+    appender_done_ = true;
+  }
+  applier_cv_.notify_all();
+  if (thread_.joinable()) thread_.join();  // it applies what is in the log first
 }
 
 void ProfileWriter::enqueue(Job job) {
@@ -91,8 +111,30 @@ void ProfileWriter::submit(std::vector<ingest::Message> messages, Done done) {
   enqueue(Job{std::move(messages), {}, std::move(done), {}, {}});
 }
 
+void ProfileWriter::submit_durable(std::vector<ingest::Message> messages, Done done) {
+  Job job{std::move(messages), {}, std::move(done), {}, {}};
+  job.durable_ack = true;
+  enqueue(std::move(job));
+}
+
 void ProfileWriter::erase(std::string user_id, Done done) {
   enqueue(Job{{}, std::move(user_id), std::move(done), {}, {}});
+}
+
+void ProfileWriter::when_applied(Done done) {
+  if (log_) {
+    std::unique_lock lock(mu_);
+    std::uint64_t target = log_->durable_end();
+    if (applied_ < target) {
+      if (appender_done_) {
+        lock.unlock();
+        return done(WriteOutcome{unavailable("the server is shutting down")});
+      }
+      waiters_.emplace(target, Waiter{std::move(done), false, {}});
+      return;
+    }
+  }
+  done(WriteOutcome{});  // without a log everything acknowledged is applied
 }
 
 WriteOutcome ProfileWriter::submit_and_wait(std::vector<ingest::Message> messages) {
@@ -128,14 +170,15 @@ void ProfileWriter::run() {
   }
 }
 
-void ProfileWriter::apply_group(std::vector<Job>& jobs) {
+bool ProfileWriter::apply_group(std::vector<Job>& jobs, std::optional<std::uint64_t> intake_position,
+                                storage::Store::Sync sync) {
   auto started = std::chrono::steady_clock::now();
   auto fail_all = [&](const Status& s) {
     log::error("group commit failed", {{"error", s.message()}, {"requests", std::to_string(jobs.size())}});
     for (auto& job : jobs) job.outcome = WriteOutcome{s};
   };
-  auto began = store_.begin_write();
-  TP_TRY_OR(fail_all, began);
+  auto began = store_.begin_write(sync);
+  if (!began.is_ok()) return fail_all(began.status()), false;
   std::unique_ptr<WriteTransaction> tx = std::move(began).value();
   // Erasures take effect for the requests after them in the same group; undone if the commit fails.
   std::vector<std::string> newly_erased;
@@ -150,6 +193,9 @@ void ProfileWriter::apply_group(std::vector<Job>& jobs) {
     if (!s.is_ok()) {
       TP_TRY_OR(undo_erasures, tx->rollback_to_savepoint());
       job.outcome = WriteOutcome{s};
+      if (intake_position && job.erase_user_id.empty())
+        log::error("an acknowledged request could not be applied",
+                   {{"error", s.message()}, {"intake_position", std::to_string(job.end)}});
       continue;
     }
     TP_TRY_OR(undo_erasures, tx->release_savepoint());
@@ -157,6 +203,7 @@ void ProfileWriter::apply_group(std::vector<Job>& jobs) {
       if (erased_.insert(hash).second) newly_erased.push_back(std::move(hash));
     }
   }
+  if (intake_position) TP_TRY_OR(undo_erasures, tx->set_intake_position(*intake_position));
   TP_TRY_OR(undo_erasures, tx->commit());
   tx.reset();  // releases the store's writer lock
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
@@ -168,6 +215,7 @@ void ProfileWriter::apply_group(std::vector<Job>& jobs) {
     events_duplicate_.add(job.outcome.duplicates);
     events_dropped_erased_.add(job.outcome.erased);
   }
+  return true;
 }
 
 Status ProfileWriter::apply_job(WriteTransaction& tx, Job& job) {

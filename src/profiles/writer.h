@@ -5,15 +5,24 @@
 // docs/identity.md); identify sets traits (per trait, the later event time wins); group
 // records the organisation; context.consent.categoryPreferences sets consent.
 //
-// Threading: submit() and erase() may be called from any thread. One writer thread owns the
-// write transaction: it takes everything queued, applies it in one transaction and commits once,
-// so many requests share one fsync. Callbacks run on the writer thread after the commit is
-// durable (or failed); they must be quick and must not call back into the writer synchronously.
+// Two modes. Without an intake log (import, tests) every request is applied and committed before
+// it is answered. With one (serve; storage/intake_log.h) a request is durable, and may be
+// acknowledged, as soon as it is in the log; it is applied to the store in the background, in
+// commits as large as the backlog, and the store records how far the log has been applied, so a
+// restart applies the rest (docs/storage.md, "Intake log").
+//
+// Threading: the public methods may be called from any thread. One applier thread owns the write
+// transaction: it takes everything waiting, applies it in one transaction and commits once, so
+// many requests share one fsync. With a log, an appender thread writes and fsyncs the log in
+// groups the same way. Callbacks run on those threads; they must be quick and must not call back
+// into the writer synchronously.
 #pragma once
 
 #include <condition_variable>
 #include <deque>
 #include <functional>
+#include <map>
+#include <optional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -25,6 +34,7 @@
 #include "base/metrics.h"
 #include "base/status.h"
 #include "ingest/message.h"
+#include "storage/intake_log.h"
 #include "storage/store.h"
 
 namespace tp::profiles {
@@ -40,8 +50,9 @@ class ProfileWriter {
  public:
   using Done = std::function<void(const WriteOutcome&)>;
 
+  // `log`, when given, must outlive the writer.
   static Result<std::unique_ptr<ProfileWriter>> create(storage::Store& store, const Clock& clock,
-                                                       MetricsRegistry& metrics);
+                                                       MetricsRegistry& metrics, storage::IntakeLog* log = nullptr);
   ~ProfileWriter();
 
   // Called on the writer thread after every durable commit (e.g. to wake the journey runner).
@@ -52,10 +63,17 @@ class ProfileWriter {
   // Applies everything already submitted, then stops the thread. Later submits fail at once.
   void stop();
 
-  // Applies `messages` atomically (all or none) and calls `done` once they are durable.
+  // Applies `messages` atomically (all or none) and calls `done` once they are applied and
+  // durable, with the counts of what was stored.
   void submit(std::vector<ingest::Message> messages, Done done);
+  // Calls `done` as soon as `messages` are durable (in the intake log), before they are applied;
+  // the counts are left at zero. Without a log the same as submit().
+  void submit_durable(std::vector<ingest::Message> messages, Done done);
   // Erases the person known by `user_id`: profile, events, identities. kNotFound when unknown.
   void erase(std::string user_id, Done done);
+  // Calls `done` once everything acknowledged before this call is applied (read-your-writes for
+  // the customer card); at once when nothing is waiting.
+  void when_applied(Done done);
 
   // Convenience for callers without their own event loop (import, tests): blocks until done.
   WriteOutcome submit_and_wait(std::vector<ingest::Message> messages);
@@ -68,12 +86,33 @@ class ProfileWriter {
     Done done;
     WriteOutcome outcome;
     std::vector<std::string> erased_hashes;  // to remember once the erasure is committed
+    bool durable_ack = false;  // submit_durable(): answered once in the log
+    std::uint64_t end = 0;     // with a log: the position just after the job's entry
+  };
+  // A caller waiting for the entry that ends at a position to be applied.
+  struct Waiter {
+    Done done;
+    bool wants_outcome = true;  // false for when_applied(): it waits for a position, not an entry
+    WriteOutcome outcome;
   };
 
-  ProfileWriter(storage::Store& store, const Clock& clock, MetricsRegistry& metrics, std::string salt);
+  ProfileWriter(storage::Store& store, const Clock& clock, MetricsRegistry& metrics, std::string salt,
+                storage::IntakeLog* log);
   void run();
   void enqueue(Job job);
-  void apply_group(std::vector<Job>& jobs);
+  // Applies the jobs in one transaction; false when the commit failed (every job's outcome says why).
+  // With `intake_position`, records it in the same transaction, committed with `sync`.
+  bool apply_group(std::vector<Job>& jobs, std::optional<std::uint64_t> intake_position = std::nullopt,
+                   storage::Store::Sync sync = storage::Store::Sync::kDurable);
+
+  // With an intake log (intake.cc).
+  void run_appender();
+  void run_applier();
+  void append_group(std::vector<Job>& jobs);
+  bool apply_backlog(std::uint64_t& applied, bool& synced);
+  void sync_applied(std::uint64_t applied);
+  static std::string encode_entry(const Job& job);
+  static Result<Job> decode_entry(std::string_view payload);
   Status apply_job(storage::WriteTransaction& tx, Job& job);
   Status apply_message(storage::WriteTransaction& tx, const ingest::Message& m, WriteOutcome& out);
   Result<storage::ProfileId> resolve(storage::WriteTransaction& tx, const ingest::Message& m);
@@ -91,12 +130,21 @@ class ProfileWriter {
   Histogram& commit_seconds_;
   Histogram& group_size_;
   Gauge& queue_depth_;
+  Gauge& intake_lag_;
 
   std::mutex mu_;
-  std::condition_variable cv_;
+  std::condition_variable cv_;  // queue_ has jobs, stopping_, or (with a log) the applier moved on
   std::deque<Job> queue_;  // GUARDED_BY(mu_)
   bool stopping_ = false;  // GUARDED_BY(mu_)
-  std::thread thread_;
+  std::thread thread_;     // the applier
+
+  // With an intake log.
+  storage::IntakeLog* const log_;
+  std::thread appender_;
+  std::condition_variable applier_cv_;       // the log grew, or stopping_
+  std::uint64_t applied_ = 0;                 // GUARDED_BY(mu_): log applied up to here
+  std::multimap<std::uint64_t, Waiter> waiters_;  // GUARDED_BY(mu_): by entry end position
+  bool appender_done_ = false;               // GUARDED_BY(mu_)
   std::function<void()> on_commit_;
 
   // Keyed hashes of erased people's ids; written by the writer thread only (after start()).

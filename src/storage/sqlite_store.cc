@@ -31,7 +31,8 @@ Status configure(Database& db) {
 // Statements of the hot write path, prepared once on the write connection.
 struct WriteStatements {
   Statement find_identity, create_profile, primary_user, set_primary_user, link_identity, identities,
-      has_message, insert_event, upsert_trait, upsert_consent, upsert_group, add_erased;
+      has_message, insert_event, upsert_trait, upsert_consent, upsert_group, add_erased,
+      set_intake_position;
 
   static Result<WriteStatements> prepare(Database& db) {
     WriteStatements s;
@@ -59,6 +60,7 @@ struct WriteStatements {
         "ON CONFLICT(profile_id, group_id) DO UPDATE SET traits=excluded.traits, updated=excluded.updated "
         "WHERE excluded.updated >= group_memberships.updated"));
     TP_ASSIGN(s.add_erased, db.prepare("INSERT OR IGNORE INTO erased_identities(hash) VALUES(?)"));
+    TP_ASSIGN(s.set_intake_position, db.prepare("INSERT OR REPLACE INTO settings(name, value) VALUES('intake_position', ?)"));
     return s;
   }
 };
@@ -196,6 +198,10 @@ class SqliteWriteTransaction final : public WriteTransaction {
 
   Status add_erased_hash(std::string_view hash) override { return s_.add_erased.bind_blob(1, hash).run(); }
 
+  Status set_intake_position(std::uint64_t position) override {
+    return s_.set_intake_position.bind(1, static_cast<std::int64_t>(position)).run();
+  }
+
   Status savepoint() override { return db_.exec("SAVEPOINT part"); }
   Status release_savepoint() override { return db_.exec("RELEASE part"); }
   Status rollback_to_savepoint() override {
@@ -325,6 +331,12 @@ class SqliteReader final : public Reader {
     return out;
   }
 
+  Result<std::uint64_t> intake_position() override {
+    TP_ASSIGN(Statement q, db_->prepare("SELECT value FROM settings WHERE name='intake_position'"));
+    TP_ASSIGN(bool found, q.step());
+    return found ? static_cast<std::uint64_t>(q.column_int(0)) : 0;
+  }
+
  private:
   explicit SqliteReader(std::unique_ptr<Database> db) : db_(std::move(db)) {}
 
@@ -415,8 +427,14 @@ class SqliteStore final : public Store {
     if (checkpointer_.joinable()) checkpointer_.join();
   }
 
-  Result<std::unique_ptr<WriteTransaction>> begin_write() override {
+  Result<std::unique_ptr<WriteTransaction>> begin_write(Sync sync) override {
     std::unique_lock lock(write_mu_);
+    if (sync != sync_) {
+      // NORMAL in WAL mode: no fsync at commit; the WAL is synced at checkpoints and by the next
+      // FULL commit (which makes every earlier commit durable too).
+      TP_TRY(db_->exec(sync == Sync::kDurable ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL"));
+      sync_ = sync;
+    }
     TP_TRY(db_->exec("BEGIN IMMEDIATE"));
     return std::unique_ptr<WriteTransaction>(new SqliteWriteTransaction(*db_, *statements_, std::move(lock)));
   }
@@ -465,6 +483,7 @@ class SqliteStore final : public Store {
 
   std::string path_;
   std::mutex write_mu_;                          // one writer at a time
+  Sync sync_ = Sync::kDurable;                   // GUARDED_BY(write_mu_): the connection's synchronous mode
   std::unique_ptr<Database> db_;                 // GUARDED_BY(write_mu_)
   std::unique_ptr<WriteStatements> statements_;  // GUARDED_BY(write_mu_)
   std::mutex checkpoint_mu_;

@@ -125,6 +125,8 @@ class WriteTransaction {
   // Deletes the profile and everything linked to it.
   virtual Status delete_profile(ProfileId profile) = 0;
   virtual Status add_erased_hash(std::string_view hash) = 0;
+  // How far the intake log (intake_log.h) has been applied; committed with the writes it covers.
+  virtual Status set_intake_position(std::uint64_t position) = 0;
 
   // Nested scope: a failed part of a transaction can be undone without losing the rest.
   virtual Status savepoint() = 0;
@@ -149,13 +151,20 @@ class Reader {
   // The seq of the newest event; 0 when there is none.
   virtual Result<std::int64_t> last_event_seq() = 0;
   virtual Result<std::vector<std::string>> erased_hashes() = 0;
+  // The last set_intake_position() committed; 0 when none.
+  virtual Result<std::uint64_t> intake_position() = 0;
 };
 
 class Store {
  public:
   virtual ~Store() = default;
 
-  virtual Result<std::unique_ptr<WriteTransaction>> begin_write() = 0;
+  // kDurable: commit() returns once the transaction is on disk (fsync). kDeferred: commit()
+  // returns once it is visible to readers and safe from a process crash; it reaches the disk
+  // with the next durable commit or checkpoint, so a power cut may undo it (and every later
+  // commit) as a whole. For writes that can be redone, e.g. from the intake log.
+  enum class Sync { kDurable, kDeferred };
+  virtual Result<std::unique_ptr<WriteTransaction>> begin_write(Sync sync = Sync::kDurable) = 0;
   virtual Result<std::unique_ptr<Reader>> open_reader() = 0;
 
   virtual Status create_key(std::string_view key_hash, KeyKind kind, std::string_view name, Timestamp now) = 0;

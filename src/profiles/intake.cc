@@ -1,0 +1,199 @@
+// ProfileWriter with an intake log: requests are acknowledged once they are in the log (the
+// appender thread) and applied to the store behind it (the applier thread). See writer.h.
+#include <fmt/format.h>
+
+#include "base/log.h"
+#include "ingest/message_codec.h"
+#include "profiles/writer.h"
+
+namespace tp::profiles {
+namespace {
+
+// The appender waits while this much of the log is not applied yet, so a flood turns into
+// slower acknowledgements instead of an ever longer wait for the customer card.
+constexpr std::uint64_t kMaxLagBytes = 256ull << 20;
+// Entries applied in one transaction: large commits while there is a backlog.
+constexpr size_t kMaxBytesPerCommit = 16u << 20;
+
+// Entry payload: u8 kind, then for kMessages the encoded messages one after the other and for
+// kErase the userId.
+enum EntryKind : char { kMessages = 1, kErase = 2 };
+
+}  // namespace
+
+std::string ProfileWriter::encode_entry(const Job& job) {
+  std::string out;
+  if (!job.erase_user_id.empty()) {
+    out.push_back(kErase);
+    out += job.erase_user_id;
+    return out;
+  }
+  out.push_back(kMessages);
+  for (const auto& m : job.messages) ingest::encode_message(m, out);
+  return out;
+}
+
+Result<ProfileWriter::Job> ProfileWriter::decode_entry(std::string_view payload) {
+  Job job;
+  if (payload.empty()) return invalid_argument("intake entry: empty");
+  char kind = payload.front();
+  payload.remove_prefix(1);
+  if (kind == kErase) {
+    job.erase_user_id = std::string(payload);
+    return job;
+  }
+  if (kind != kMessages) return invalid_argument(fmt::format("intake entry: unknown kind {}", static_cast<int>(kind)));
+  while (!payload.empty()) {
+    TP_ASSIGN(auto m, ingest::decode_message(payload));
+    job.messages.push_back(std::move(m));
+  }
+  return job;
+}
+
+void ProfileWriter::run_appender() {
+  std::vector<Job> group;
+  while (true) {
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [&] {
+        if (stopping_) return true;
+        return !queue_.empty() && log_->durable_end() - applied_ < kMaxLagBytes;
+      });
+      if (queue_.empty()) return;  // stopping, and everything is written
+      while (!queue_.empty()) {
+        group.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+      queue_depth_.set(0);
+    }
+    append_group(group);
+    group.clear();
+  }
+}
+
+void ProfileWriter::append_group(std::vector<Job>& jobs) {
+  std::vector<std::string> payloads;
+  payloads.reserve(jobs.size());
+  for (const auto& job : jobs) payloads.push_back(encode_entry(job));
+  // Positions are known before the write, so the waiters are in place before the applier can
+  // see the entries.
+  std::uint64_t pos = log_->durable_end();
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    pos += storage::IntakeLog::kEntryHeaderBytes + payloads[i].size();
+    jobs[i].end = pos;
+  }
+  {
+    std::lock_guard lock(mu_);
+    for (auto& job : jobs) {
+      if (!job.durable_ack) waiters_.emplace(job.end, Waiter{std::move(job.done), true, {}});
+    }
+  }
+  std::vector<std::string_view> views(payloads.begin(), payloads.end());
+  auto appended = log_->append(views);
+  if (!appended.is_ok()) {
+    log::error("intake log write failed", {{"error", appended.status().message()}, {"requests", std::to_string(jobs.size())}});
+    std::vector<Waiter> failed;
+    {
+      std::lock_guard lock(mu_);
+      for (auto& job : jobs) {
+        if (job.durable_ack) continue;
+        auto it = waiters_.find(job.end);
+        failed.push_back(std::move(it->second));
+        waiters_.erase(it);
+      }
+    }
+    for (auto& job : jobs)
+      if (job.durable_ack) job.done(WriteOutcome{appended.status()});
+    for (auto& w : failed) w.done(WriteOutcome{appended.status()});
+    return;
+  }
+  {
+    std::lock_guard lock(mu_);  // so the applier cannot miss the wake-up
+    intake_lag_.set(static_cast<long long>(log_->durable_end() - applied_));
+  }
+  applier_cv_.notify_one();
+  for (auto& job : jobs)
+    if (job.durable_ack) job.done(WriteOutcome{});
+}
+
+// Applies are committed without an fsync of their own (the log is the durable copy), except the
+// one that lets a log segment go and the last one before shutdown: a power cut can then only
+// undo applies whose entries are still in the log.
+void ProfileWriter::run_applier() {
+  std::uint64_t applied;
+  {
+    std::lock_guard lock(mu_);
+    applied = applied_;
+  }
+  bool synced = true;
+  while (true) {
+    {
+      std::unique_lock lock(mu_);
+      applier_cv_.wait(lock, [&] { return log_->durable_end() > applied || appender_done_; });
+      if (log_->durable_end() <= applied) break;  // the appender is done and everything is applied
+    }
+    if (apply_backlog(applied, synced)) continue;
+    // The store failed; the same entries are tried again (they are still in the log).
+    std::unique_lock lock(mu_);
+    if (appender_done_) break;  // shutting down: the next start applies them
+    applier_cv_.wait_for(lock, std::chrono::seconds(1), [&] { return appender_done_; });
+  }
+  if (!synced) sync_applied(applied);
+}
+
+void ProfileWriter::sync_applied(std::uint64_t applied) {
+  auto tx = store_.begin_write(storage::Store::Sync::kDurable);
+  Status s = tx.is_ok() ? (*tx)->set_intake_position(applied) : tx.status();
+  if (s.is_ok()) s = (*tx)->commit();
+  if (!s.is_ok()) log::error("the last applied position could not be synced", {{"error", s.message()}});
+}
+
+bool ProfileWriter::apply_backlog(std::uint64_t& applied, bool& synced) {
+  auto entries = log_->read(applied, kMaxBytesPerCommit);
+  if (!entries.is_ok()) {
+    log::error("intake log read failed", {{"error", entries.status().message()}});
+    return false;
+  }
+  std::vector<Job> jobs;
+  jobs.reserve(entries->size());
+  for (auto& e : *entries) {
+    auto job = decode_entry(e.payload);
+    if (!job.is_ok()) {
+      // Only a bug can get here (the CRC matched): skip the entry rather than stop all intake.
+      Status why = job.status();
+      log::error("intake entry cannot be read; skipped", {{"error", why.message()}, {"intake_position", std::to_string(e.end)}});
+      job = Job{};
+      job->outcome.status = why;
+    }
+    job->end = e.end;
+    jobs.push_back(std::move(job).value());
+  }
+  std::uint64_t end = entries->back().end;
+  bool sync = log_->can_drop(end);
+  if (!apply_group(jobs, end, sync ? storage::Store::Sync::kDurable : storage::Store::Sync::kDeferred)) return false;
+  synced = sync;
+  std::vector<Waiter> ready;
+  {
+    std::lock_guard lock(mu_);
+    for (auto& job : jobs) {
+      auto [first, last] = waiters_.equal_range(job.end);
+      for (auto it = first; it != last; ++it)
+        if (it->second.wants_outcome) it->second.outcome = job.outcome;
+    }
+    applied_ = end;
+    for (auto it = waiters_.begin(); it != waiters_.end() && it->first <= end;) {
+      ready.push_back(std::move(it->second));
+      it = waiters_.erase(it);
+    }
+    intake_lag_.set(static_cast<long long>(log_->durable_end() - end));
+  }
+  cv_.notify_all();  // the appender may be waiting for the lag to shrink
+  for (auto& w : ready) w.done(w.outcome);
+  applied = end;
+  if (sync) {
+    if (Status s = log_->drop_applied(end); !s.is_ok()) log::error("intake log clean-up failed", {{"error", s.message()}});
+  }
+  return true;
+}
+
+}  // namespace tp::profiles
