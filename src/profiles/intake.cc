@@ -13,7 +13,7 @@ namespace {
 // slower acknowledgements instead of an ever longer wait for the customer card.
 constexpr std::uint64_t kMaxLagBytes = 256ull << 20;
 // Entries applied in one transaction: large commits while there is a backlog.
-constexpr size_t kMaxBytesPerCommit = 16u << 20;
+constexpr size_t kMaxBytesPerCommit = 48u << 20;
 
 // Entry payload: u8 kind, then for kMessages the encoded messages one after the other and for
 // kErase the userId.
