@@ -363,6 +363,7 @@ void Engine::touch(Instance& inst) {
 
 void Engine::arrive(Instance& inst) {
   inst.arrived = true;
+  ++steps_;
   if (tracking_) {
     const Journey& j = ws_.journeys[inst.journey];
     ++changes_.arrivals[{j.id, j.steps[inst.step].id}];

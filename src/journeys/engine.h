@@ -110,6 +110,10 @@ class Engine {
   std::uint64_t next_instance_id() const { return next_instance_; }
   void set_next_instance_id(std::uint64_t id) { next_instance_ = std::max(next_instance_, id); }
   size_t active_instances() const { return active_; }
+  // Journey steps executed so far: each time an instance arrives at a step (send, wait_for,
+  // delay, branch, exit, ...), counted once per arrival however often the step is resumed (a
+  // wait's timer, a quiet-hours deferral). Entering, goals and exits by event are not steps.
+  std::uint64_t steps_executed() const { return steps_; }
   const Workspace& workspace() const { return ws_; }
 
  private:
@@ -221,6 +225,7 @@ class Engine {
   std::vector<std::uint32_t> free_slots_;
   std::vector<std::uint32_t> slot_of_id_;  // id -> slot + 1; 0: no such active instance
   size_t active_ = 0;
+  std::uint64_t steps_ = 0;
   QuaternaryHeap<Timer> timers_;
   std::uint64_t next_instance_ = 1;
   std::uint64_t next_timer_seq_ = 1;
