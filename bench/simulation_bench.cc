@@ -240,7 +240,9 @@ struct RunResult {
   EffectCounts counts;
 };
 
-RunResult run_once(const Workspace& ws, const std::vector<Input>& input, SinkKind kind) {
+// `input` is a copy, made before the clock starts: the messages are handed over to the engine
+// (moved), as simulate hands over each message it read.
+RunResult run_once(const Workspace& ws, std::vector<Input> input, SinkKind kind) {
   RunResult r;
   std::string buffer;
   journeys::EffectSink sink;
@@ -260,7 +262,7 @@ RunResult run_once(const Workspace& ws, const std::vector<Input>& input, SinkKin
   auto engine = std::make_unique<Engine>(ws, std::move(sink));
   auto start = SteadyClock::now();
   double cpu_start = thread_cpu_seconds();
-  for (const Input& in : input) engine->on_message(in.message, in.time);
+  for (Input& in : input) engine->on_message(std::move(in.message), in.time);
   // As simulate does: until no instance has a timer (date-trigger entries alone never run out).
   while (auto t = engine->next_timer(/*include_dates=*/false)) {
     engine->advance_to(*t);
@@ -272,6 +274,7 @@ RunResult run_once(const Workspace& ws, const std::vector<Input>& input, SinkKin
   auto teardown = SteadyClock::now();
   engine.reset();
   r.teardown_seconds = seconds_since(teardown);
+  input = {};  // what is left of the messages (not timed either)
   r.effects = r.counts.total;
   return r;
 }
@@ -382,11 +385,11 @@ std::optional<MemoryResult> measure_waiting(const Options& o, const Workspace& w
     Timestamp t = kStart + step * i;
     if (with_traits) {
       Json identify = identify_message(i, rng, t);
-      engine->on_message(identify, t);
+      engine->on_message(std::move(identify), t);
     }
     Json form = track_message(i, "Form Submitted", {{"form", kForms[rng.below(kForms.size())]}}, t);
     if (full_messages) add_segment_fields(form, i);
-    engine->on_message(form, t);
+    engine->on_message(std::move(form), t);
   }
   m.feed_seconds = seconds_since(started);
   malloc_trim(0);

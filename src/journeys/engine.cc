@@ -266,27 +266,28 @@ void Effect::append_json(std::string& out) const {
 Engine::Engine(Workspace workspace, EffectSink sink)
     : ws_(std::move(workspace)), sink_(std::move(sink)), default_zone_(date::locate_zone(ws_.policies.default_timezone)) {
   std::vector<std::string> ids;
+  std::unordered_set<std::string> history_events;  // event names some `did` condition asks about
   for (std::uint32_t index = 0; index < ws_.journeys.size(); ++index) {
     const Journey& j = ws_.journeys[index];
     auto id = std::find(ids.begin(), ids.end(), j.id);
     id_index_.push_back(static_cast<std::uint32_t>(id - ids.begin()));
     if (id == ids.end()) ids.push_back(j.id);
-    if (!j.entry.event.empty() && !j.retired) entry_by_event_[j.entry.event].push_back(index);
+    if (!j.entry.event.empty() && !j.retired) events_[j.entry.event].entries.push_back(index);
 
     bool keeps = reads_entry(j.goal.where, false) || reads_entry(j.exit.where, false);
     for (const Trigger* t : {&j.entry, &j.goal, &j.exit}) {
-      collect_did(t->where, history_events_);
+      collect_did(t->where, history_events);
       if (t->becomes_true) {
-        collect_did(*t->becomes_true, history_events_);
+        collect_did(*t->becomes_true, history_events);
         keeps = keeps || (t != &j.entry && reads_entry(*t->becomes_true, false));
       }
     }
-    collect_did(j.audience, history_events_);
+    collect_did(j.audience, history_events);
     for (const Step& step : j.steps) {
-      collect_did(step.wait_for.where, history_events_);
+      collect_did(step.wait_for.where, history_events);
       keeps = keeps || !step.wait_for.correlate.empty() || reads_entry(step.wait_for.where, false);
       for (const auto& arm : step.arms) {
-        collect_did(arm.when, history_events_);
+        collect_did(arm.when, history_events);
         keeps = keeps || reads_entry(arm.when, true);
       }
     }
@@ -294,6 +295,7 @@ Engine::Engine(Workspace workspace, EffectSink sink)
     has_becomes_ = has_becomes_ || j.entry.becomes_true || j.goal.becomes_true || j.exit.becomes_true;
     has_dates_ = has_dates_ || !j.entry.date_trait.empty();
   }
+  for (const auto& name : history_events) events_[name].history = true;
 }
 
 Engine::~Engine() = default;
@@ -517,7 +519,11 @@ void Engine::record_consent(Person& p, const Message& message) {
   touch(p);
 }
 
-void Engine::on_message(const Json& json, Timestamp now) {
+void Engine::on_message(const Json& json, Timestamp now) { handle_message(json, false, now); }
+
+void Engine::on_message(Json&& json, Timestamp now) { handle_message(json, true, now); }
+
+void Engine::handle_message(const Json& json, bool owned, Timestamp now) {
   advance_to(now);
   const Message message(json);
   const std::string* type = as_string(message.type);
@@ -531,25 +537,29 @@ void Engine::on_message(const Json& json, Timestamp now) {
     touch(p);
     record_consent(p, message);
     const Json* traits = message.traits;
-    handle_identify(p, traits != nullptr && traits->is_object() ? *traits : kEmptyObject, now);
+    bool object = traits != nullptr && traits->is_object();
+    handle_identify(p, object ? *traits : kEmptyObject, owned && object, now);
   } else if (*type == "track") {
     const std::string* name = as_string(message.event);
     if (name == nullptr) return;
     // Only people something can happen to are kept: an event that starts, answers or is
     // remembered for nothing leaves no trace.
     Person* existing = find_person(*user_id);
-    bool relevant = existing || entry_by_event_.count(*name) || history_events_.count(*name) ||
-                    *name == "Unsubscribed" || *name == kApiEntryEvent;
+    auto found = events_.find(std::string_view(*name));
+    const EventUse* use = found != events_.end() ? &found->second : nullptr;
+    bool relevant = existing || use || *name == "Unsubscribed" || *name == kApiEntryEvent;
     if (relevant) {
       Person& p = existing ? *existing : person(*user_id);
       record_consent(p, message);
-      handle_track(p, message, *name, now);
+      handle_track(p, message, *name, use, now);
     }
   }
   reap();
 }
 
-void Engine::handle_identify(Person& p, const Json& traits, Timestamp now) {
+void Engine::handle_identify(Person& p, const Json& traits, bool owned, Timestamp now) {
+  // A message handed over is the caller's no more: its traits move instead of being copied.
+  Json* movable = owned ? const_cast<Json*>(&traits) : nullptr;
   // Trait conditions that become true start (or finish) journeys. Most workspaces have none:
   // then nothing is evaluated or allocated here.
   std::vector<bool> entry_before;
@@ -576,7 +586,8 @@ void Engine::handle_identify(Person& p, const Json& traits, Timestamp now) {
     // tree instead of searching and rebalancing it key by key. Without date triggers there is
     // no old value to compare.
     dates_changed = traits.contains("timezone") && !p.view().date_due.empty();
-    p.traits = traits;
+    if (movable) p.traits = std::move(*movable);
+    else p.traits = traits;
   } else {
     for (auto it = traits.begin(); it != traits.end(); ++it) {
       for (const Journey& j : ws_.journeys) {
@@ -585,7 +596,8 @@ void Engine::handle_identify(Person& p, const Json& traits, Timestamp now) {
         dates_changed = dates_changed || !old || *old != it.value();
       }
       if (it.key() == "timezone") dates_changed = dates_changed || !p.view().date_due.empty();
-      p.traits[it.key()] = it.value();
+      if (movable) p.traits[it.key()] = std::move(const_cast<Json&>(it.value()));
+      else p.traits[it.key()] = it.value();
     }
   }
   if (dates_changed) plan_dates(p, now);
@@ -610,10 +622,11 @@ void Engine::handle_identify(Person& p, const Json& traits, Timestamp now) {
   }
 }
 
-void Engine::handle_track(Person& p, const Message& message, const std::string& name, Timestamp now) {
+void Engine::handle_track(Person& p, const Message& message, const std::string& name, const EventUse* use,
+                          Timestamp now) {
   const Json& properties =
       message.properties != nullptr && message.properties->is_object() ? *message.properties : kEmptyObject;
-  if (history_events_.count(name)) {
+  if (use && use->history) {
     p.more().history.push_back({now, name, properties});
     touch(p);
   }
@@ -691,9 +704,8 @@ void Engine::handle_track(Person& p, const Message& message, const std::string& 
     }
   }
 
-  auto starts = entry_by_event_.find(name);
-  if (starts == entry_by_event_.end()) return;
-  for (std::uint32_t j : starts->second) {
+  if (!use) return;
+  for (std::uint32_t j : use->entries) {
     if (!holds(ws_.journeys[j].entry.where, p, &properties, nullptr, now)) continue;
     try_enter(p, j, &message, now);
   }

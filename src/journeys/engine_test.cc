@@ -25,19 +25,24 @@ class StepCount : public ::testing::Test {
     });
   }
 
-  void feed(const std::string& text) {
+  // `hand_over`: the message is moved into the engine (as simulate does), else read as const.
+  void feed(const std::string& text, bool hand_over = true) {
     Json m = Json::parse(text);
-    engine_->on_message(m, *parse_iso8601(m["timestamp"].get<std::string>()));
+    Timestamp t = *parse_iso8601(m["timestamp"].get<std::string>());
+    if (hand_over) engine_->on_message(std::move(m), t);
+    else engine_->on_message(m, t);
   }
   void run_out() {
     while (auto t = engine_->next_timer(/*include_dates=*/false)) engine_->advance_to(*t);
   }
   // A person with an email address and a form submitted at `time`.
-  void submit(const std::string& user, const std::string& time) {
+  void submit(const std::string& user, const std::string& time, bool hand_over = true) {
     feed(R"({"type":"identify","userId":")" + user + R"(","timestamp":")" + time +
-         R"(","traits":{"email":"a@example.se"}})");
+             R"(","traits":{"email":"a@example.se"}})",
+         hand_over);
     feed(R"({"type":"track","userId":")" + user + R"(","event":"Form Submitted","properties":{"form":"w"},"timestamp":")" +
-         time + R"("})");
+             time + R"("})",
+         hand_over);
   }
 
   std::unique_ptr<Engine> engine_;
@@ -67,7 +72,7 @@ TEST_F(StepCount, AWaitResumedByItsTimerOrQuietHoursCountsOnce) {
 }
 
 TEST_F(StepCount, GoalAndEntryAreNotSteps) {
-  submit("bo", "2026-03-02T10:00:00Z");
+  submit("bo", "2026-03-02T10:00:00Z", /*hand_over=*/false);
   feed(R"({"type":"track","userId":"bo","event":"Meeting Booked","timestamp":"2026-03-02T11:00:00Z"})");
   run_out();
   // confirmation, wait-for-open; the goal ends the instance during the wait.
