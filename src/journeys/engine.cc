@@ -106,6 +106,9 @@ struct Engine::Person {
   std::uint64_t entered_mask = 0;     // journey id indexes < 64 ever entered (re-entry: once)
   std::uint32_t slot = 0;             // in people_
   std::uint32_t date_generation = 0;  // bumped when the dates are planned again
+  // The index + 1 in zone_list_ of the zone of the `timezone` trait (or the default); 0: not
+  // looked up since the traits last changed. Every wait and commercial send asks.
+  mutable std::uint16_t zone = 0;
   bool unsubscribed_event = false;
   bool forgotten = false;
 
@@ -264,7 +267,10 @@ void Effect::append_json(std::string& out) const {
 }
 
 Engine::Engine(Workspace workspace, EffectSink sink)
-    : ws_(std::move(workspace)), sink_(std::move(sink)), default_zone_(date::locate_zone(ws_.policies.default_timezone)) {
+    : ws_(std::move(workspace)),
+      sink_(std::move(sink)),
+      default_zone_(date::locate_zone(ws_.policies.default_timezone)),
+      zone_list_{default_zone_} {
   std::vector<std::string> ids;
   std::unordered_set<std::string> history_events;  // event names some `did` condition asks about
   for (std::uint32_t index = 0; index < ws_.journeys.size(); ++index) {
@@ -353,6 +359,7 @@ Engine::Person& Engine::person(std::string_view user_id) {
 void Engine::seed_traits(const std::string& user_id, const Json& traits) {
   Person& p = person(user_id);
   for (auto it = traits.begin(); it != traits.end(); ++it) p.traits[it.key()] = it.value();
+  traits_changed(p);
 }
 
 void Engine::touch(Person& p) {
@@ -489,18 +496,23 @@ size_t Engine::advance_to(Timestamp t, size_t limit) {
 Engine::Message::Message(const Json& message) {
   if (!message.is_object()) return;
   using namespace std::string_view_literals;
-  for (auto it = message.begin(); it != message.end(); ++it) {
-    // string_view comparisons look at the sizes first (std::string == "..." calls memcmp).
-    std::string_view key = it.key();
-    const Json* value = &it.value();
-    if (key == "type"sv) type = value;
-    else if (key == "userId"sv) user_id = value;
-    else if (key == "anonymousId"sv) anonymous_id = value;
-    else if (key == "event"sv) event = value;
-    else if (key == "properties"sv) properties = value;
-    else if (key == "traits"sv) traits = value;
-    else if (key == "timestamp"sv) timestamp = value;
-    else if (key == "context"sv) context = value;
+  for (const auto& [name, value] : message.get_ref<const Json::object_t&>()) {
+    // By size first: one comparison per key (two for the size 6), not a chain of them.
+    std::string_view key = name;
+    auto is = [&](std::string_view want) { return std::memcmp(key.data(), want.data(), want.size()) == 0; };
+    switch (key.size()) {
+      case 4: if (is("type"sv)) type = &value; break;
+      case 5: if (is("event"sv)) event = &value; break;
+      case 6:
+        if (is("userId"sv)) user_id = &value;
+        else if (is("traits"sv)) traits = &value;
+        break;
+      case 7: if (is("context"sv)) context = &value; break;
+      case 9: if (is("timestamp"sv)) timestamp = &value; break;
+      case 10: if (is("properties"sv)) properties = &value; break;
+      case 11: if (is("anonymousId"sv)) anonymous_id = &value; break;
+      default: break;
+    }
   }
 }
 
@@ -582,8 +594,8 @@ void Engine::handle_identify(Person& p, const Json& traits, bool owned, Timestam
   }
   bool dates_changed = false;
   if (!has_dates_ && !traits.empty() && (p.traits.is_null() || (p.traits.is_object() && p.traits.empty()))) {
-    // A person's first traits (most identifies): the object is copied whole, which clones the
-    // tree instead of searching and rebalancing it key by key. Without date triggers there is
+    // A person's first traits (most identifies): the object is moved or copied whole, which
+    // beats searching and rebalancing the tree key by key. Without date triggers there is
     // no old value to compare.
     dates_changed = traits.contains("timezone") && !p.view().date_due.empty();
     if (movable) p.traits = std::move(*movable);
@@ -600,6 +612,7 @@ void Engine::handle_identify(Person& p, const Json& traits, bool owned, Timestam
       else p.traits[it.key()] = it.value();
     }
   }
+  traits_changed(p);
   if (dates_changed) plan_dates(p, now);
 
   for (size_t i = 0; i < exit_before.size(); ++i) {
@@ -857,6 +870,7 @@ void Engine::run(Instance& inst, Timestamp now) {
             value = sum == static_cast<double>(static_cast<long long>(sum)) ? Json(static_cast<long long>(sum)) : Json(sum);
           }
           p.traits[u.trait] = value;
+          traits_changed(p);
           touch(p);
           Effect e{now, {}, j.id, step.id, "update"};
           e.trait = u.trait;
@@ -1129,7 +1143,10 @@ Json Engine::person_state(const Person& p) const {
 
 void Engine::restore_person(const std::string& user_id, const Json& state) {
   Person& p = person(user_id);
-  if (auto traits = state.find("traits"); traits != state.end() && traits->is_object() && !traits->empty()) p.traits = *traits;
+  if (auto traits = state.find("traits"); traits != state.end() && traits->is_object() && !traits->empty()) {
+    p.traits = *traits;
+    traits_changed(p);
+  }
   const Json history = state.value("history", Json::array());
   for (const auto& e : history) p.more().history.push_back({from_ms(e[0]), e[1], e[2]});
   p.unsubscribed_event = state.value("unsubscribed", false);
@@ -1201,24 +1218,29 @@ Status Engine::restore_instance(const Json& state) {
   return Status::ok();
 }
 
+void Engine::traits_changed(Person& p) { p.zone = 0; }
+
 const date::time_zone* Engine::zone(const Person& p) const {
-  const Json* tz = at_path(p.traits, "timezone");
-  if (tz && tz->is_string()) {
-    // An unknown zone in a trait falls back to the workspace default.
-    if (const date::time_zone* found = zone_named(tz->get_ref<const std::string&>())) return found;
+  if (p.zone == 0) {
+    const Json* tz = at_path(p.traits, "timezone");
+    std::uint16_t found = tz && tz->is_string() ? zone_named(tz->get_ref<const std::string&>()) : 0;
+    p.zone = found != 0 ? found : 1;  // an unknown zone in a trait falls back to the workspace default
   }
-  return default_zone_;
+  return zone_list_[p.zone - 1];
 }
 
-const date::time_zone* Engine::zone_named(const std::string& name) const {
+std::uint16_t Engine::zone_named(const std::string& name) const {
   if (auto it = zones_.find(name); it != zones_.end()) return it->second;
   try {
     const date::time_zone* found = date::locate_zone(name);
     // Only real zones are remembered (a few hundred at most); a trait can hold any text.
-    zones_.emplace(name, found);
-    return found;
+    auto index = std::find(zone_list_.begin(), zone_list_.end(), found);  // aliases share a zone
+    if (index == zone_list_.end()) index = zone_list_.insert(index, found);
+    auto number = static_cast<std::uint16_t>(index - zone_list_.begin() + 1);
+    zones_.emplace(name, number);
+    return number;
   } catch (const std::exception&) {
-    return nullptr;
+    return 0;
   }
 }
 
