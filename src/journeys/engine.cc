@@ -176,7 +176,7 @@ std::uint64_t fnv1a_continue(std::uint64_t h, std::string_view s) {
 
 std::optional<Timestamp> json_time(const Json* v) {
   if (v == nullptr || !v->is_string()) return std::nullopt;
-  return parse_iso8601(v->get<std::string>());
+  return parse_iso8601(v->get_ref<const std::string&>());
 }
 
 std::int64_t ms(Timestamp t) { return t.time_since_epoch().count(); }
@@ -691,7 +691,9 @@ void Engine::handle_track(Person& p, const Message& message, const std::string& 
         // Engagement names the send it answers: properties.journey and properties.step.
         const Json* journey = at_path(properties, "journey");
         const Json* of_step = at_path(properties, "step");
-        if (!journey || !of_step || !journey->is_string() || !of_step->is_string() || *journey != j.id) continue;
+        if (!journey || !of_step || !journey->is_string() || !of_step->is_string() ||
+            journey->get_ref<const std::string&>() != j.id)  // a Json == string would copy the string
+          continue;
         if (std::find(w.of.begin(), w.of.end(), of_step->get_ref<const std::string&>()) == w.of.end()) continue;
       }
       if (j.reentry == Reentry::kKey) {
@@ -699,7 +701,9 @@ void Engine::handle_track(Person& p, const Message& message, const std::string& 
         std::string_view key_path = j.reentry_key;
         if (key_path.rfind("properties.", 0) == 0) key_path.remove_prefix(11);
         const Json* theirs = at_path(properties, key_path);
-        if (theirs && (theirs->is_string() ? theirs->get<std::string>() : theirs->dump()) != inst.key.view()) continue;
+        if (theirs && (theirs->is_string() ? std::string_view(theirs->get_ref<const std::string&>())
+                                           : std::string_view(theirs->dump())) != inst.key.view())
+          continue;
       }
       if (!w.correlate.empty()) {
         Json entry = entry_of(inst);
