@@ -106,9 +106,6 @@ struct Engine::Person {
   std::uint64_t entered_mask = 0;     // journey id indexes < 64 ever entered (re-entry: once)
   std::uint32_t slot = 0;             // in people_
   std::uint32_t date_generation = 0;  // bumped when the dates are planned again
-  // The index + 1 in zone_list_ of the zone of the `timezone` trait (or the default); 0: not
-  // looked up since the traits last changed. Every wait and commercial send asks.
-  mutable std::uint16_t zone = 0;
   bool unsubscribed_event = false;
   bool forgotten = false;
 
@@ -267,10 +264,7 @@ void Effect::append_json(std::string& out) const {
 }
 
 Engine::Engine(Workspace workspace, EffectSink sink)
-    : ws_(std::move(workspace)),
-      sink_(std::move(sink)),
-      default_zone_(date::locate_zone(ws_.policies.default_timezone)),
-      zone_list_{default_zone_} {
+    : ws_(std::move(workspace)), sink_(std::move(sink)), default_zone_(date::locate_zone(ws_.policies.default_timezone)) {
   std::vector<std::string> ids;
   std::unordered_set<std::string> history_events;  // event names some `did` condition asks about
   for (std::uint32_t index = 0; index < ws_.journeys.size(); ++index) {
@@ -359,7 +353,6 @@ Engine::Person& Engine::person(std::string_view user_id) {
 void Engine::seed_traits(const std::string& user_id, const Json& traits) {
   Person& p = person(user_id);
   for (auto it = traits.begin(); it != traits.end(); ++it) p.traits[it.key()] = it.value();
-  traits_changed(p);
 }
 
 void Engine::touch(Person& p) {
@@ -612,7 +605,6 @@ void Engine::handle_identify(Person& p, const Json& traits, bool owned, Timestam
       else p.traits[it.key()] = it.value();
     }
   }
-  traits_changed(p);
   if (dates_changed) plan_dates(p, now);
 
   for (size_t i = 0; i < exit_before.size(); ++i) {
@@ -874,7 +866,6 @@ void Engine::run(Instance& inst, Timestamp now) {
             value = sum == static_cast<double>(static_cast<long long>(sum)) ? Json(static_cast<long long>(sum)) : Json(sum);
           }
           p.traits[u.trait] = value;
-          traits_changed(p);
           touch(p);
           Effect e{now, {}, j.id, step.id, "update"};
           e.trait = u.trait;
@@ -1147,10 +1138,7 @@ Json Engine::person_state(const Person& p) const {
 
 void Engine::restore_person(const std::string& user_id, const Json& state) {
   Person& p = person(user_id);
-  if (auto traits = state.find("traits"); traits != state.end() && traits->is_object() && !traits->empty()) {
-    p.traits = *traits;
-    traits_changed(p);
-  }
+  if (auto traits = state.find("traits"); traits != state.end() && traits->is_object() && !traits->empty()) p.traits = *traits;
   const Json history = state.value("history", Json::array());
   for (const auto& e : history) p.more().history.push_back({from_ms(e[0]), e[1], e[2]});
   p.unsubscribed_event = state.value("unsubscribed", false);
@@ -1222,29 +1210,24 @@ Status Engine::restore_instance(const Json& state) {
   return Status::ok();
 }
 
-void Engine::traits_changed(Person& p) { p.zone = 0; }
-
 const date::time_zone* Engine::zone(const Person& p) const {
-  if (p.zone == 0) {
-    const Json* tz = at_path(p.traits, "timezone");
-    std::uint16_t found = tz && tz->is_string() ? zone_named(tz->get_ref<const std::string&>()) : 0;
-    p.zone = found != 0 ? found : 1;  // an unknown zone in a trait falls back to the workspace default
+  const Json* tz = at_path(p.traits, "timezone");
+  if (tz && tz->is_string()) {
+    // An unknown zone in a trait falls back to the workspace default.
+    if (const date::time_zone* found = zone_named(tz->get_ref<const std::string&>())) return found;
   }
-  return zone_list_[p.zone - 1];
+  return default_zone_;
 }
 
-std::uint16_t Engine::zone_named(const std::string& name) const {
+const date::time_zone* Engine::zone_named(const std::string& name) const {
   if (auto it = zones_.find(name); it != zones_.end()) return it->second;
   try {
     const date::time_zone* found = date::locate_zone(name);
     // Only real zones are remembered (a few hundred at most); a trait can hold any text.
-    auto index = std::find(zone_list_.begin(), zone_list_.end(), found);  // aliases share a zone
-    if (index == zone_list_.end()) index = zone_list_.insert(index, found);
-    auto number = static_cast<std::uint16_t>(index - zone_list_.begin() + 1);
-    zones_.emplace(name, number);
-    return number;
+    zones_.emplace(name, found);
+    return found;
   } catch (const std::exception&) {
-    return 0;
+    return nullptr;
   }
 }
 

@@ -198,9 +198,7 @@ class Engine {
              Timestamp now) const;
   bool holds(const Condition& c, const Person& p, const Json* properties, const Instance* inst, Timestamp now) const;
   const date::time_zone* zone(const Person& p) const;
-  // The index + 1 in zone_list_ of a zone name; 0 for a name that is not a zone.
-  std::uint16_t zone_named(const std::string& name) const;
-  void traits_changed(Person& p);
+  const date::time_zone* zone_named(const std::string& name) const;
   Timestamp wait_until(const WaitUntil& w, const Person& p, const Instance& inst, Timestamp now) const;
 
   Workspace ws_;
@@ -224,9 +222,7 @@ class Engine {
   std::unordered_map<std::string, EventUse, NameHash, std::equal_to<>> events_;
   // Time zones by name, null for a name that is not one. date::locate_zone() is a binary search
   // of string comparisons over the whole database, and every wait and commercial send asks.
-  // A person remembers their zone as an index in zone_list_ (the default zone first).
-  mutable std::unordered_map<std::string, std::uint16_t, NameHash, std::equal_to<>> zones_;
-  mutable std::vector<const date::time_zone*> zone_list_;
+  mutable std::unordered_map<std::string, const date::time_zone*, NameHash, std::equal_to<>> zones_;
 
   // People in slots (stable addresses; never erased, only emptied) found through an
   // open-addressing index. An entry is the upper 32 bits of the user id's hash above slot + 1
