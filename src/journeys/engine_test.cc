@@ -29,8 +29,10 @@ class StepCount : public ::testing::Test {
   void feed(const std::string& text, bool hand_over = true) {
     Json m = Json::parse(text);
     Timestamp t = *parse_iso8601(m["timestamp"].get<std::string>());
-    if (hand_over) engine_->on_message(std::move(m), t);
-    else engine_->on_message(m, t);
+    if (hand_over)
+      engine_->on_message(std::move(m), t);
+    else
+      engine_->on_message(m, t);
   }
   void run_out() {
     while (auto t = engine_->next_timer(/*include_dates=*/false)) engine_->advance_to(*t);
@@ -40,8 +42,8 @@ class StepCount : public ::testing::Test {
     feed(R"({"type":"identify","userId":")" + user + R"(","timestamp":")" + time +
              R"(","traits":{"email":"a@example.se"}})",
          hand_over);
-    feed(R"({"type":"track","userId":")" + user + R"(","event":"Form Submitted","properties":{"form":"w"},"timestamp":")" +
-             time + R"("})",
+    feed(R"({"type":"track","userId":")" + user +
+             R"(","event":"Form Submitted","properties":{"form":"w"},"timestamp":")" + time + R"("})",
          hand_over);
   }
 
@@ -54,15 +56,16 @@ TEST_F(StepCount, NoOpenRunsFiveSteps) {
   run_out();
   // confirmation, wait-for-open, reminder, wait-for-open-after-reminder, not-opened.
   EXPECT_EQ(engine_->steps_executed(), 5u);
-  EXPECT_EQ(effects_, (std::vector<std::string>{"confirmation:enter", "confirmation:send", "reminder:send",
-                                                "not-opened:exit"}));
+  EXPECT_EQ(effects_,
+            (std::vector<std::string>{"confirmation:enter", "confirmation:send", "reminder:send", "not-opened:exit"}));
 }
 
 TEST_F(StepCount, AWaitResumedByItsTimerOrQuietHoursCountsOnce) {
   // The reminder's timeout ends at 22:30 Stockholm time: the send waits out quiet hours (a
   // second timer on the same step), then the open answers and the 48 h delay runs.
   submit("bo", "2026-03-02T21:30:00Z");
-  feed(R"({"type":"track","userId":"bo","event":"Email Opened","properties":{"journey":"conversion-from-web","step":"reminder"},"timestamp":"2026-03-05T09:00:00Z"})");
+  feed(
+      R"({"type":"track","userId":"bo","event":"Email Opened","properties":{"journey":"conversion-from-web","step":"reminder"},"timestamp":"2026-03-05T09:00:00Z"})");
   run_out();
   // confirmation, wait-for-open, reminder, wait-for-open-after-reminder, after-open, call-task.
   EXPECT_EQ(engine_->steps_executed(), 6u);
