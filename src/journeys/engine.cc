@@ -173,7 +173,7 @@ std::uint64_t fnv1a_continue(std::uint64_t h, std::string_view s) {
 
 std::optional<Timestamp> json_time(const Json* v) {
   if (v == nullptr || !v->is_string()) return std::nullopt;
-  return parse_iso8601(v->get<std::string>());
+  return parse_iso8601(v->get_ref<const std::string&>());
 }
 
 std::int64_t ms(Timestamp t) { return t.time_since_epoch().count(); }
@@ -266,27 +266,28 @@ void Effect::append_json(std::string& out) const {
 Engine::Engine(Workspace workspace, EffectSink sink)
     : ws_(std::move(workspace)), sink_(std::move(sink)), default_zone_(date::locate_zone(ws_.policies.default_timezone)) {
   std::vector<std::string> ids;
+  std::unordered_set<std::string> history_events;  // event names some `did` condition asks about
   for (std::uint32_t index = 0; index < ws_.journeys.size(); ++index) {
     const Journey& j = ws_.journeys[index];
     auto id = std::find(ids.begin(), ids.end(), j.id);
     id_index_.push_back(static_cast<std::uint32_t>(id - ids.begin()));
     if (id == ids.end()) ids.push_back(j.id);
-    if (!j.entry.event.empty() && !j.retired) entry_by_event_[j.entry.event].push_back(index);
+    if (!j.entry.event.empty() && !j.retired) events_[j.entry.event].entries.push_back(index);
 
     bool keeps = reads_entry(j.goal.where, false) || reads_entry(j.exit.where, false);
     for (const Trigger* t : {&j.entry, &j.goal, &j.exit}) {
-      collect_did(t->where, history_events_);
+      collect_did(t->where, history_events);
       if (t->becomes_true) {
-        collect_did(*t->becomes_true, history_events_);
+        collect_did(*t->becomes_true, history_events);
         keeps = keeps || (t != &j.entry && reads_entry(*t->becomes_true, false));
       }
     }
-    collect_did(j.audience, history_events_);
+    collect_did(j.audience, history_events);
     for (const Step& step : j.steps) {
-      collect_did(step.wait_for.where, history_events_);
+      collect_did(step.wait_for.where, history_events);
       keeps = keeps || !step.wait_for.correlate.empty() || reads_entry(step.wait_for.where, false);
       for (const auto& arm : step.arms) {
-        collect_did(arm.when, history_events_);
+        collect_did(arm.when, history_events);
         keeps = keeps || reads_entry(arm.when, true);
       }
     }
@@ -294,6 +295,7 @@ Engine::Engine(Workspace workspace, EffectSink sink)
     has_becomes_ = has_becomes_ || j.entry.becomes_true || j.goal.becomes_true || j.exit.becomes_true;
     has_dates_ = has_dates_ || !j.entry.date_trait.empty();
   }
+  for (const auto& name : history_events) events_[name].history = true;
 }
 
 Engine::~Engine() = default;
@@ -363,6 +365,7 @@ void Engine::touch(Instance& inst) {
 
 void Engine::arrive(Instance& inst) {
   inst.arrived = true;
+  ++steps_;
   if (tracking_) {
     const Journey& j = ws_.journeys[inst.journey];
     ++changes_.arrivals[{j.id, j.steps[inst.step].id}];
@@ -486,18 +489,23 @@ size_t Engine::advance_to(Timestamp t, size_t limit) {
 Engine::Message::Message(const Json& message) {
   if (!message.is_object()) return;
   using namespace std::string_view_literals;
-  for (auto it = message.begin(); it != message.end(); ++it) {
-    // string_view comparisons look at the sizes first (std::string == "..." calls memcmp).
-    std::string_view key = it.key();
-    const Json* value = &it.value();
-    if (key == "type"sv) type = value;
-    else if (key == "userId"sv) user_id = value;
-    else if (key == "anonymousId"sv) anonymous_id = value;
-    else if (key == "event"sv) event = value;
-    else if (key == "properties"sv) properties = value;
-    else if (key == "traits"sv) traits = value;
-    else if (key == "timestamp"sv) timestamp = value;
-    else if (key == "context"sv) context = value;
+  for (const auto& [name, value] : message.get_ref<const Json::object_t&>()) {
+    // By size first: one comparison per key (two for the size 6), not a chain of them.
+    std::string_view key = name;
+    auto is = [&](std::string_view want) { return std::memcmp(key.data(), want.data(), want.size()) == 0; };
+    switch (key.size()) {
+      case 4: if (is("type"sv)) type = &value; break;
+      case 5: if (is("event"sv)) event = &value; break;
+      case 6:
+        if (is("userId"sv)) user_id = &value;
+        else if (is("traits"sv)) traits = &value;
+        break;
+      case 7: if (is("context"sv)) context = &value; break;
+      case 9: if (is("timestamp"sv)) timestamp = &value; break;
+      case 10: if (is("properties"sv)) properties = &value; break;
+      case 11: if (is("anonymousId"sv)) anonymous_id = &value; break;
+      default: break;
+    }
   }
 }
 
@@ -516,7 +524,11 @@ void Engine::record_consent(Person& p, const Message& message) {
   touch(p);
 }
 
-void Engine::on_message(const Json& json, Timestamp now) {
+void Engine::on_message(const Json& json, Timestamp now) { handle_message(json, false, now); }
+
+void Engine::on_message(Json&& json, Timestamp now) { handle_message(json, true, now); }
+
+void Engine::handle_message(const Json& json, bool owned, Timestamp now) {
   advance_to(now);
   const Message message(json);
   const std::string* type = as_string(message.type);
@@ -530,25 +542,29 @@ void Engine::on_message(const Json& json, Timestamp now) {
     touch(p);
     record_consent(p, message);
     const Json* traits = message.traits;
-    handle_identify(p, traits != nullptr && traits->is_object() ? *traits : kEmptyObject, now);
+    bool object = traits != nullptr && traits->is_object();
+    handle_identify(p, object ? *traits : kEmptyObject, owned && object, now);
   } else if (*type == "track") {
     const std::string* name = as_string(message.event);
     if (name == nullptr) return;
     // Only people something can happen to are kept: an event that starts, answers or is
     // remembered for nothing leaves no trace.
     Person* existing = find_person(*user_id);
-    bool relevant = existing || entry_by_event_.count(*name) || history_events_.count(*name) ||
-                    *name == "Unsubscribed" || *name == kApiEntryEvent;
+    auto found = events_.find(std::string_view(*name));
+    const EventUse* use = found != events_.end() ? &found->second : nullptr;
+    bool relevant = existing || use || *name == "Unsubscribed" || *name == kApiEntryEvent;
     if (relevant) {
       Person& p = existing ? *existing : person(*user_id);
       record_consent(p, message);
-      handle_track(p, message, *name, now);
+      handle_track(p, message, *name, use, now);
     }
   }
   reap();
 }
 
-void Engine::handle_identify(Person& p, const Json& traits, Timestamp now) {
+void Engine::handle_identify(Person& p, const Json& traits, bool owned, Timestamp now) {
+  // A message handed over is the caller's no more: its traits move instead of being copied.
+  Json* movable = owned ? const_cast<Json*>(&traits) : nullptr;
   // Trait conditions that become true start (or finish) journeys. Most workspaces have none:
   // then nothing is evaluated or allocated here.
   std::vector<bool> entry_before;
@@ -571,11 +587,12 @@ void Engine::handle_identify(Person& p, const Json& traits, Timestamp now) {
   }
   bool dates_changed = false;
   if (!has_dates_ && !traits.empty() && (p.traits.is_null() || (p.traits.is_object() && p.traits.empty()))) {
-    // A person's first traits (most identifies): the object is copied whole, which clones the
-    // tree instead of searching and rebalancing it key by key. Without date triggers there is
+    // A person's first traits (most identifies): the object is moved or copied whole, which
+    // beats searching and rebalancing the tree key by key. Without date triggers there is
     // no old value to compare.
     dates_changed = traits.contains("timezone") && !p.view().date_due.empty();
-    p.traits = traits;
+    if (movable) p.traits = std::move(*movable);
+    else p.traits = traits;
   } else {
     for (auto it = traits.begin(); it != traits.end(); ++it) {
       for (const Journey& j : ws_.journeys) {
@@ -584,7 +601,8 @@ void Engine::handle_identify(Person& p, const Json& traits, Timestamp now) {
         dates_changed = dates_changed || !old || *old != it.value();
       }
       if (it.key() == "timezone") dates_changed = dates_changed || !p.view().date_due.empty();
-      p.traits[it.key()] = it.value();
+      if (movable) p.traits[it.key()] = std::move(const_cast<Json&>(it.value()));
+      else p.traits[it.key()] = it.value();
     }
   }
   if (dates_changed) plan_dates(p, now);
@@ -609,10 +627,11 @@ void Engine::handle_identify(Person& p, const Json& traits, Timestamp now) {
   }
 }
 
-void Engine::handle_track(Person& p, const Message& message, const std::string& name, Timestamp now) {
+void Engine::handle_track(Person& p, const Message& message, const std::string& name, const EventUse* use,
+                          Timestamp now) {
   const Json& properties =
       message.properties != nullptr && message.properties->is_object() ? *message.properties : kEmptyObject;
-  if (history_events_.count(name)) {
+  if (use && use->history) {
     p.more().history.push_back({now, name, properties});
     touch(p);
   }
@@ -664,7 +683,9 @@ void Engine::handle_track(Person& p, const Message& message, const std::string& 
         // Engagement names the send it answers: properties.journey and properties.step.
         const Json* journey = at_path(properties, "journey");
         const Json* of_step = at_path(properties, "step");
-        if (!journey || !of_step || !journey->is_string() || !of_step->is_string() || *journey != j.id) continue;
+        if (!journey || !of_step || !journey->is_string() || !of_step->is_string() ||
+            journey->get_ref<const std::string&>() != j.id)  // a Json == string would copy the string
+          continue;
         if (std::find(w.of.begin(), w.of.end(), of_step->get_ref<const std::string&>()) == w.of.end()) continue;
       }
       if (j.reentry == Reentry::kKey) {
@@ -672,7 +693,9 @@ void Engine::handle_track(Person& p, const Message& message, const std::string& 
         std::string_view key_path = j.reentry_key;
         if (key_path.rfind("properties.", 0) == 0) key_path.remove_prefix(11);
         const Json* theirs = at_path(properties, key_path);
-        if (theirs && (theirs->is_string() ? theirs->get<std::string>() : theirs->dump()) != inst.key.view()) continue;
+        if (theirs && (theirs->is_string() ? std::string_view(theirs->get_ref<const std::string&>())
+                                           : std::string_view(theirs->dump())) != inst.key.view())
+          continue;
       }
       if (!w.correlate.empty()) {
         Json entry = entry_of(inst);
@@ -690,9 +713,8 @@ void Engine::handle_track(Person& p, const Message& message, const std::string& 
     }
   }
 
-  auto starts = entry_by_event_.find(name);
-  if (starts == entry_by_event_.end()) return;
-  for (std::uint32_t j : starts->second) {
+  if (!use) return;
+  for (std::uint32_t j : use->entries) {
     if (!holds(ws_.journeys[j].entry.where, p, &properties, nullptr, now)) continue;
     try_enter(p, j, &message, now);
   }

@@ -91,6 +91,9 @@ class Engine {
   void seed_traits(const std::string& user_id, const Json& traits);
   // A Segment message at time `now` (its own event time). Fires due timers first.
   void on_message(const Json& message, Timestamp now);
+  // The same for a message the caller hands over: what the engine keeps of it (an identify's
+  // traits) is moved, not copied.
+  void on_message(Json&& message, Timestamp now);
   // Fires every timer due at or before `t`, in time order; with `limit`, at most that many
   // (then more may be due). Returns how many timers it took off the queue.
   size_t advance_to(Timestamp t, size_t limit = SIZE_MAX);
@@ -110,6 +113,10 @@ class Engine {
   std::uint64_t next_instance_id() const { return next_instance_; }
   void set_next_instance_id(std::uint64_t id) { next_instance_ = std::max(next_instance_, id); }
   size_t active_instances() const { return active_; }
+  // Journey steps executed so far: each time an instance arrives at a step (send, wait_for,
+  // delay, branch, exit, ...), counted once per arrival however often the step is resumed (a
+  // wait's timer, a quiet-hours deferral). Entering, goals and exits by event are not steps.
+  std::uint64_t steps_executed() const { return steps_; }
   const Workspace& workspace() const { return ws_; }
 
  private:
@@ -152,8 +159,11 @@ class Engine {
   Person* find_person(std::string_view user_id);
   Person* find_person(std::string_view user_id, size_t hash);
   void index_person(std::uint32_t slot, size_t hash);
-  void handle_track(Person& p, const Message& message, const std::string& name, Timestamp now);
-  void handle_identify(Person& p, const Json& traits, Timestamp now);
+  struct EventUse;
+  void handle_message(const Json& json, bool owned, Timestamp now);
+  void handle_track(Person& p, const Message& message, const std::string& name, const EventUse* use, Timestamp now);
+  // `owned`: `traits` belongs to a message handed over, and may be moved from.
+  void handle_identify(Person& p, const Json& traits, bool owned, Timestamp now);
   void try_enter(Person& p, std::uint32_t journey, const Message* event, Timestamp now);
   void run(Instance& inst, Timestamp now);
   bool send(Instance& inst, const Step& step, Timestamp now);  // false: deferred by quiet hours
@@ -200,14 +210,18 @@ class Engine {
   std::vector<bool> keeps_entry_;
   bool has_becomes_ = false;  // some trigger is a trait condition becoming true
   bool has_dates_ = false;    // some entry is a date trigger
-  std::unordered_map<std::string, std::vector<std::uint32_t>> entry_by_event_;  // event name -> journeys
-  std::unordered_set<std::string> history_events_;  // event names some `did` condition asks about
-  // Time zones by name, null for a name that is not one. date::locate_zone() is a binary search
-  // of string comparisons over the whole database, and every wait and commercial send asks.
   struct NameHash {
     using is_transparent = void;
     size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
+  // What the workspace does with a track event of a name: one lookup per message.
+  struct EventUse {
+    std::vector<std::uint32_t> entries;  // journeys it starts
+    bool history = false;                // some `did` condition asks about it: kept in history
+  };
+  std::unordered_map<std::string, EventUse, NameHash, std::equal_to<>> events_;
+  // Time zones by name, null for a name that is not one. date::locate_zone() is a binary search
+  // of string comparisons over the whole database, and every wait and commercial send asks.
   mutable std::unordered_map<std::string, const date::time_zone*, NameHash, std::equal_to<>> zones_;
 
   // People in slots (stable addresses; never erased, only emptied) found through an
@@ -221,6 +235,7 @@ class Engine {
   std::vector<std::uint32_t> free_slots_;
   std::vector<std::uint32_t> slot_of_id_;  // id -> slot + 1; 0: no such active instance
   size_t active_ = 0;
+  std::uint64_t steps_ = 0;
   QuaternaryHeap<Timer> timers_;
   std::uint64_t next_instance_ = 1;
   std::uint64_t next_timer_seq_ = 1;

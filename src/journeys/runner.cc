@@ -250,7 +250,7 @@ Result<bool> Runner::step() {
             props->value("step", Json()).is_string())
           ++engagement_[{(*props)["journey"].get<std::string>(), (*props)["step"].get<std::string>(), std::string(metric)}];
       }
-      engine_->on_message(message, now);
+      engine_->on_message(std::move(message), now);
     }
     events_consumed_.add(static_cast<long long>(events.size()));
   }

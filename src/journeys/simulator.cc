@@ -96,9 +96,9 @@ Status simulate(const SimulationOptions& options, std::ostream& out, std::vector
     }
   }
 
-  for (const auto& input : inputs) {
+  for (auto& input : inputs) {
     if (until && input.time > *until) break;
-    engine.on_message(input.message, input.time);
+    engine.on_message(std::move(input.message), input.time);  // each message is read once
   }
   if (until) {
     engine.advance_to(*until);
