@@ -105,7 +105,9 @@ TEST_P(ProfileWriterTest, ADurableAcknowledgementComesFirstAndTheCardWaitsForThe
                           [&](const WriteOutcome& o) { acked.set_value(o); });
   WriteOutcome ack = acked.get_future().get();
   EXPECT_TRUE(ack.status.is_ok());
-  if (GetParam()) EXPECT_EQ(ack.stored, 0);  // counts are not known yet
+  if (GetParam()) {
+    EXPECT_EQ(ack.stored, 0);  // counts are not known yet
+  }
   EXPECT_TRUE(wait_applied().status.is_ok());
   EXPECT_EQ(card_status("u3"), StatusCode::kOk);
   // The same messageId again, acknowledged and ignored.
