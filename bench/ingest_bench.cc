@@ -277,8 +277,16 @@ Status run_touchpoint_phases(const Options& o, Results& r) {
     TP_ASSIGN(r.single, touchpoint_phase(o, "Touchpoint /v1/track, closed loop", false, 0));
   }
   if (!half) return Status::ok();
-  std::cerr << "Touchpoint, paced at half of the peak request rate\n";
-  double batch_rate = r.batch->requests_per_s() / 2, single_rate = r.single->requests_per_s() / 2;
+  // The peak is what the server sustains: acknowledgements, or the apply rate behind the intake
+  // log when that is lower (acknowledging faster than applying only lasts until the log's
+  // backlog bound; then acknowledgements wait for the applier).
+  auto sustained = [&](const Phase& p) {
+    double applied = p.median_of(&Measurement::applied_per_s);
+    double events_per_request = p.events_per_s() / std::max(p.requests_per_s(), 1.0);
+    return std::min(p.requests_per_s(), applied > 0 ? applied / events_per_request : p.requests_per_s());
+  };
+  std::cerr << "Touchpoint, paced at half of the sustained peak request rate\n";
+  double batch_rate = sustained(*r.batch) / 2, single_rate = sustained(*r.single) / 2;
   TP_ASSIGN(r.batch_half, touchpoint_phase(o, fmt::format("Touchpoint /v1/batch paced {:.0f} req/s (50%)", batch_rate),
                                            true, batch_rate));
   TP_ASSIGN(r.single_half, touchpoint_phase(o, fmt::format("Touchpoint /v1/track paced {:.0f} req/s (50%)",
@@ -339,7 +347,7 @@ nlohmann::json print_ratios_and_targets(const Options& o, const Results& r) {
                              grouped(r.single->requests_per_s()), verdict(r.single->requests_per_s() >= 20000));
   if (r.batch_half && r.single_half) {
     Percentiles bh = r.batch_half->latency(), sh = r.single_half->latency();
-    std::cout << fmt::format("  p99 ack < 10 ms at half of peak:            batch {:.2f} ms, single {:.2f} ms  {}\n",
+    std::cout << fmt::format("  p99 ack < 10 ms at half of sustained peak:         batch {:.2f} ms, single {:.2f} ms  {}\n",
                              bh.p99_ms, sh.p99_ms, verdict(bh.p99_ms < 10 && sh.p99_ms < 10));
   }
   if (const auto& base = compared_sqlite(r); r.batch && base) {

@@ -19,6 +19,8 @@ namespace fs = std::filesystem;
 constexpr size_t kHeader = IntakeLog::kEntryHeaderBytes;
 // An entry larger than this is corruption, not data (a batch is at most 500 KB of JSON).
 constexpr std::uint32_t kMaxPayload = 64u << 20;
+// Zeros written ahead of the last entry (at most a segment's size).
+constexpr std::uint64_t kPreallocateBytes = 16ull << 20;
 
 Status io_error(std::string_view what, const std::string& path) {
   return internal_error(fmt::format("intake log: {} {}: {}", what, path, std::strerror(errno)));
@@ -84,8 +86,11 @@ std::uint64_t IntakeLog::start() const {
   return segments_.empty() ? end_ : segments_.begin()->first;
 }
 
-// Scans every segment, checks each entry's length and CRC, and cuts the last segment after its
-// last whole entry. Anything wrong before the tail is corruption and stops the start-up.
+// Scans every segment, checks each entry's length and CRC, and ends the last segment after its
+// last whole entry. Segments are preallocated with zeros, so a zero length is the clean end of
+// the written part; anything else that does not check out is damage. In the last segment that
+// is a write torn by a crash (never acknowledged), and everything after the last whole entry is
+// zeroed; in an earlier segment it stops the start-up.
 Status IntakeLog::recover() {
   std::vector<std::uint64_t> firsts;
   for (const auto& f : fs::directory_iterator(dir_)) {
@@ -112,26 +117,47 @@ Status IntakeLog::recover() {
     if (::fstat(fd, &st) != 0) return io_error("cannot stat", path);
     auto size = static_cast<std::uint64_t>(st.st_size);
     std::uint64_t offset = 0;
+    bool clean_end = true;
     while (offset + kHeader <= size) {
       TP_ASSIGN(std::string header, read_at(fd, offset, kHeader, path));
       std::uint32_t length = get_u32(header.data());
+      if (length == 0) break;  // the preallocated rest
+      clean_end = false;
       if (length > kMaxPayload || offset + kHeader + length > size) break;
       TP_ASSIGN(std::string payload, read_at(fd, offset + kHeader, length, path));
       if (crc(payload) != get_u32(header.data() + 4)) break;
       offset += kHeader + length;
+      clean_end = true;
     }
-    if (offset != size) {
-      if (i + 1 != firsts.size())
-        return internal_error(fmt::format("intake log: {} is damaged at byte {} (not its tail)", path, offset));
-      // A write that was torn by a crash: never fsynced, so never acknowledged.
-      if (::ftruncate(fd, static_cast<off_t>(offset)) != 0 || ::fdatasync(fd) != 0)
-        return io_error("cannot cut the torn tail of", path);
+    bool last = i + 1 == firsts.size();
+    if (!clean_end && !last)
+      return internal_error(fmt::format("intake log: {} is damaged at byte {} (not its tail)", path, offset));
+    if (last) {
+      // Also after a clean end: the disk may have kept a later part of a torn write.
+      allocated_ = size;
+      if (offset < size) TP_TRY(zero(fd, offset, size, path));
     }
     expected = first + offset;
   }
   end_ = expected;
   durable_end_.store(end_, std::memory_order_release);
   if (segments_.empty()) TP_TRY(start_segment(end_));
+  return Status::ok();
+}
+
+// Writes zeros over [from, to) of the segment and syncs them: the preallocated space, and what a
+// torn write left behind the last whole entry (so that no stale bytes can ever follow a later
+// entry).
+Status IntakeLog::zero(int fd, std::uint64_t from, std::uint64_t to, const std::string& path) {
+  static const std::string kZeros(1 << 20, '\0');
+  for (std::uint64_t at = from; at < to;) {
+    size_t n = static_cast<size_t>(std::min<std::uint64_t>(kZeros.size(), to - at));
+    ssize_t r = ::pwrite(fd, kZeros.data(), n, static_cast<off_t>(at));
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) return io_error("cannot write", path);
+    at += static_cast<std::uint64_t>(r);
+  }
+  if (::fdatasync(fd) != 0) return io_error("cannot fsync", path);
   return Status::ok();
 }
 
@@ -142,6 +168,7 @@ Status IntakeLog::start_segment(std::uint64_t first) {
   TP_TRY(sync_dir(dir_));
   std::lock_guard lock(mu_);
   segments_[first] = Segment{first, fd};
+  allocated_ = 0;
   return Status::ok();
 }
 
@@ -198,20 +225,29 @@ Result<std::vector<std::uint64_t>> IntakeLog::append(const std::vector<std::stri
     ends.push_back(pos);
   }
   std::string path = segment_path(current.first);
+  std::uint64_t write_end = end_ - current.first + buffer_.size();
+  if (write_end > allocated_) {
+    // Zeros ahead of the writes: an fdatasync that does not change the file's size needs no
+    // journal commit, so it does not wait for other files' writeback (the store's WAL and
+    // checkpoints on the same disk).
+    std::uint64_t target = write_end + std::min(kPreallocateBytes, segment_bytes_);
+    TP_TRY(zero(current.fd, allocated_, target, path));
+    allocated_ = target;
+  }
   size_t written = 0;
   while (written < buffer_.size()) {
     ssize_t r = ::pwrite(current.fd, buffer_.data() + written, buffer_.size() - written,
                          static_cast<off_t>(end_ - current.first + written));
     if (r < 0 && errno == EINTR) continue;
     if (r < 0) {
-      // Cut what may have reached the file so the next append starts on an entry boundary.
-      (void)::ftruncate(current.fd, static_cast<off_t>(end_ - current.first));
+      // Zero what may have reached the file so the next append starts on a clean end.
+      (void)zero(current.fd, end_ - current.first, end_ - current.first + written, path);
       return io_error("cannot write", path);
     }
     written += static_cast<size_t>(r);
   }
   if (::fdatasync(current.fd) != 0) {
-    (void)::ftruncate(current.fd, static_cast<off_t>(end_ - current.first));
+    (void)zero(current.fd, end_ - current.first, write_end, path);
     return io_error("cannot fsync", path);
   }
   end_ = pos;

@@ -9,8 +9,9 @@
 // On disk: `<data>/intake/<first position, 20 digits>.log` segments of up to `segment_bytes`.
 // A position is a byte offset in the whole log (across segments). An entry is
 //   u32 payload length | u32 CRC-32 of the payload | payload
-// in little-endian. A torn or corrupt tail (a crash in the middle of a write that was therefore
-// never acknowledged) is cut off when the log is opened.
+// in little-endian; a segment is preallocated with zeros ahead of its entries (a zero length ends
+// it). A torn or corrupt tail (a crash in the middle of a write that was therefore never
+// acknowledged) is zeroed when the log is opened.
 //
 // Threading: append() belongs to one thread (the writer's appender); read() and
 // drop_applied() to one other thread (the applier). durable_end() may be read from any thread.
@@ -75,6 +76,7 @@ class IntakeLog {
   IntakeLog(std::string dir, std::uint64_t segment_bytes) : dir_(std::move(dir)), segment_bytes_(segment_bytes) {}
   Status recover();
   Status start_segment(std::uint64_t first);
+  static Status zero(int fd, std::uint64_t from, std::uint64_t to, const std::string& path);
   std::string segment_path(std::uint64_t first) const;
 
   const std::string dir_;
@@ -82,6 +84,7 @@ class IntakeLog {
   mutable std::mutex mu_;             // guards segments_ (the appender adds, the applier drops)
   std::map<std::uint64_t, Segment> segments_;  // by first position
   std::uint64_t end_ = 0;             // appender's write position
+  std::uint64_t allocated_ = 0;       // bytes of the last segment written (entries or zeros)
   std::atomic<std::uint64_t> durable_end_{0};
   std::string buffer_;
 };

@@ -76,13 +76,21 @@ TEST_F(IntakeLogTest, ATornTailIsCutOffAndAppendingContinuesAfterTheLastWholeEnt
   }
   auto segment = segments().at(0);
   {
-    // A crash in the middle of the next write: a header promising more than is there.
-    std::ofstream f(segment, std::ios::binary | std::ios::app);
+    // A crash in the middle of the next write: a header promising more than is there, into the
+    // zeros preallocated after the entry.
+    std::fstream f(segment, std::ios::binary | std::ios::in | std::ios::out);
+    f.seekp(12);
     f.write("\x40\x00\x00\x00\x01\x02\x03\x04partial", 15);
   }
   auto log = open();
-  EXPECT_EQ(fs::file_size(segment), 12u);
   EXPECT_EQ(log->durable_end(), 12u);
+  {
+    std::ifstream f(segment, std::ios::binary);
+    f.seekg(12);
+    char rest[15];
+    f.read(rest, 15);
+    EXPECT_EQ(std::string(rest, 15), std::string(15, '\0'));  // the torn bytes are gone
+  }
   ASSERT_TRUE(log->append({"next"}).is_ok());
   EXPECT_EQ(payloads(*log, 0), (std::vector<std::string>{"kept", "next"}));
 }
