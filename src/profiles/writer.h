@@ -55,7 +55,8 @@ class ProfileWriter {
                                                        MetricsRegistry& metrics, storage::IntakeLog* log = nullptr);
   ~ProfileWriter();
 
-  // Called on the writer thread after every durable commit (e.g. to wake the journey runner).
+  // Called on the writer (applier) thread after every commit, once its writes are visible to
+  // readers (e.g. to wake the journey runner).
   // Set before start(); must be quick.
   void set_on_commit(std::function<void()> f) { on_commit_ = std::move(f); }
 
