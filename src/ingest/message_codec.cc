@@ -95,8 +95,9 @@ Result<Message> decode_message(std::string_view& in) {
   auto consent = r.integer(4);
   for (std::uint64_t i = 0; r.ok() && i < consent; ++i) {
     std::string category = r.string();
-    bool granted = r.integer(1) != 0;
-    m.consent.emplace_back(std::move(category), granted);
+    auto granted = r.integer(1);
+    if (granted > 1) return invalid_argument("intake entry: a consent flag is neither 0 nor 1");
+    m.consent.emplace_back(std::move(category), granted == 1);
   }
   if (!r.ok()) return invalid_argument("intake entry: a message is cut short");
   return m;

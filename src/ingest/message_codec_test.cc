@@ -63,6 +63,11 @@ TEST(MessageCodecTest, CutShortOrUnknownInputIsAnError) {
     ASSERT_FALSE(m.is_ok()) << n;
     EXPECT_NE(m.status().message().find("intake entry"), std::string::npos);
   }
+  // A consent flag other than 0 or 1 would not encode back to the same bytes (found by the fuzzer).
+  std::string flag = bytes;
+  flag.back() = 2;
+  std::string_view bad_flag = flag;
+  EXPECT_NE(decode_message(bad_flag).status().message().find("consent flag"), std::string::npos);
   bytes[0] = 9;
   std::string_view in = bytes;
   EXPECT_NE(decode_message(in).status().message().find("unknown message format version 9"), std::string::npos);
