@@ -190,11 +190,7 @@ Status IntakeLog::resume_at(std::uint64_t applied) {
     for (auto& [first, s] : segments_) empty.push_back(s);
     segments_.clear();
   }
-  for (const auto& s : empty) {
-    ::close(s.fd);
-    std::string path = segment_path(s.first);
-    if (::unlink(path.c_str()) != 0) return io_error("cannot delete", path);
-  }
+  TP_TRY(remove_segments(empty));
   end_ = applied;
   durable_end_.store(end_, std::memory_order_release);
   return start_segment(end_);
@@ -323,7 +319,11 @@ Status IntakeLog::drop_applied(std::uint64_t applied) {
       segments_.erase(first);
     }
   }
-  for (const auto& s : dropped) {
+  return remove_segments(dropped);
+}
+
+Status IntakeLog::remove_segments(const std::vector<Segment>& segments) {
+  for (const auto& s : segments) {
     ::close(s.fd);
     std::string path = segment_path(s.first);
     if (::unlink(path.c_str()) != 0 && errno != ENOENT) return io_error("cannot delete", path);

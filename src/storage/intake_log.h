@@ -76,6 +76,8 @@ class IntakeLog {
   IntakeLog(std::string dir, std::uint64_t segment_bytes) : dir_(std::move(dir)), segment_bytes_(segment_bytes) {}
   Status recover();
   Status start_segment(std::uint64_t first);
+  // Closes and deletes segments already taken out of segments_.
+  Status remove_segments(const std::vector<Segment>& segments);
   static Status zero(int fd, std::uint64_t from, std::uint64_t to, const std::string& path);
   std::string segment_path(std::uint64_t first) const;
 
