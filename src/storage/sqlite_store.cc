@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "base/crypto.h"
+#include "base/thread.h"
 #include "storage/sqlite_db.h"
 #include "storage/sqlite_schema.h"
 
@@ -412,9 +413,16 @@ class SqliteStore final : public Store {
     // Checkpoints run on their own thread and connection, not inside the writer's commits.
     TP_TRY(db->exec("PRAGMA wal_autocheckpoint=0"));
     TP_ASSIGN(auto checkpoint_db, Database::open(path, Database::Mode::kReadWrite));
+    // A connection learns that the database is in WAL mode on its first read; until then
+    // sqlite3_wal_checkpoint_v2 does nothing and says nothing, and the WAL grows without end.
+    TP_TRY(checkpoint_db->exec("SELECT count(*) FROM sqlite_master"));
     auto store = std::unique_ptr<SqliteStore>(new SqliteStore(path, std::move(db)));
     store->statements_ = std::make_unique<WriteStatements>(std::move(statements));
-    store->checkpointer_ = std::thread([s = store.get(), cdb = std::move(checkpoint_db)] { s->checkpoint_loop(*cdb); });
+    store->checkpointer_ = std::thread([s = store.get(), cdb = std::move(checkpoint_db)] {
+      name_this_thread("tp-checkpoint");
+      lower_this_thread_priority();
+      s->checkpoint_loop(*cdb);
+    });
     return std::unique_ptr<Store>(std::move(store));
   }
 

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <thread>
 
 #include "base/time_format.h"
 
@@ -51,6 +52,29 @@ TEST_F(SqliteStoreTest, TraitsAreLastWriteWinsByEventTime) {
   ASSERT_EQ(rec->traits.size(), 2u);
   EXPECT_EQ(rec->traits[0].name, "city");
   EXPECT_EQ(rec->traits[0].json, "\"Oslo\"");
+}
+
+// The background checkpointer copies committed WAL frames into the database file: without it
+// the WAL grows for ever and every read gets slower.
+TEST_F(SqliteStoreTest, CheckpointerCopiesTheWalIntoTheDatabase) {
+  const auto db_file = dir_ / "touchpoint.db";
+  const auto empty_size = std::filesystem::file_size(db_file);
+  for (int i = 0; i < 20; ++i) {
+    auto tx = store_->begin_write(Store::Sync::kDeferred);
+    ASSERT_TRUE(tx.is_ok());
+    for (int j = 0; j < 50; ++j) {
+      std::string user = "u" + std::to_string(i * 50 + j);
+      auto p = (*tx)->create_profile(user, at("2026-01-01T00:00:00Z"));
+      ASSERT_TRUE(p.is_ok());
+      ASSERT_TRUE((*tx)->upsert_trait(*p, "note", "\"" + std::string(200, 'x') + "\"", at("2026-01-01T00:00:00Z")).is_ok());
+    }
+    ASSERT_TRUE((*tx)->commit().is_ok());
+  }
+  // The checkpointer runs every 50 ms; allow a slow machine 10 s.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::filesystem::file_size(db_file) <= empty_size && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_GT(std::filesystem::file_size(db_file), empty_size + 100 * 1024) << "no checkpoint copied the WAL";
 }
 
 TEST_F(SqliteStoreTest, TimelinePagesNewestFirst) {
