@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "base/log.h"
+#include "base/thread.h"
 #include "cli/commands.h"
 #include "http/api.h"
 #include "http/server.h"
@@ -203,7 +204,11 @@ int serve(const ServeArgs& args) {
   log::info("started", {{"listen", host + ":" + std::to_string(local.port())}, {"threads", std::to_string(threads)}});
 
   std::vector<std::thread> pool;
-  for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&io] { io.run(); });
+  for (unsigned i = 1; i < threads; ++i)
+    pool.emplace_back([&io] {
+      name_this_thread("tp-http");
+      io.run();
+    });
   io.run();
   for (auto& t : pool) t.join();
   // Shutting down already: a second SIGTERM must not kill the process before the writer is done.

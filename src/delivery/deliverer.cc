@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "base/log.h"
+#include "base/thread.h"
 #include "base/time_format.h"
 #include "channels/config.h"
 
@@ -55,7 +56,10 @@ Result<std::unique_ptr<Deliverer>> Deliverer::create(Deps deps, Options options)
 }
 
 void Deliverer::start() {
-  thread_ = std::thread([this] { loop(); });
+  thread_ = std::thread([this] {
+    name_this_thread("tp-delivery");
+    loop();
+  });
 }
 
 void Deliverer::stop() {

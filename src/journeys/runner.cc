@@ -6,6 +6,7 @@
 
 #include "base/json_text.h"
 #include "base/log.h"
+#include "base/thread.h"
 #include "base/time_format.h"
 
 namespace tp::journeys {
@@ -141,7 +142,10 @@ Status Runner::restore(Workspace& workspace) {
 }
 
 void Runner::start() {
-  thread_ = std::thread([this] { loop(); });
+  thread_ = std::thread([this] {
+    name_this_thread("tp-journeys");
+    loop();
+  });
 }
 
 void Runner::stop() {

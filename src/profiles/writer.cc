@@ -7,6 +7,7 @@
 #include "base/crypto.h"
 #include "base/json_text.h"
 #include "base/log.h"
+#include "base/thread.h"
 
 namespace tp::profiles {
 
@@ -63,6 +64,9 @@ ProfileWriter::ProfileWriter(storage::Store& store, const Clock& clock, MetricsR
       queue_depth_(metrics.gauge("touchpoint_write_queue_depth", "Requests waiting for the writer")),
       intake_lag_(metrics.gauge("touchpoint_intake_lag_bytes",
                                 "Bytes of acknowledged requests in the intake log not yet applied")),
+      intake_append_seconds_(metrics.histogram("touchpoint_intake_append_seconds",
+                                               "Duration of intake log appends (write and fdatasync)",
+                                               latency_bounds())),
       log_(log) {}
 
 ProfileWriter::~ProfileWriter() { stop(); }
@@ -70,11 +74,22 @@ ProfileWriter::~ProfileWriter() { stop(); }
 void ProfileWriter::start() {
   if (thread_.joinable()) return;
   if (!log_) {
-    thread_ = std::thread([this] { run(); });
+    thread_ = std::thread([this] {
+      name_this_thread("tp-writer");
+      run();
+    });
     return;
   }
-  appender_ = std::thread([this] { run_appender(); });
-  thread_ = std::thread([this] { run_applier(); });
+  appender_ = std::thread([this] {
+    name_this_thread("tp-intake-log");
+    run_appender();
+  });
+  thread_ = std::thread([this] {
+    // Acknowledging comes first; applying behind the log is background work.
+    name_this_thread("tp-applier");
+    lower_this_thread_priority();
+    run_applier();
+  });
 }
 
 void ProfileWriter::stop() {

@@ -132,6 +132,7 @@ class ProfileWriter {
   Histogram& group_size_;
   Gauge& queue_depth_;
   Gauge& intake_lag_;
+  Histogram& intake_append_seconds_;
 
   std::mutex mu_;
   std::condition_variable cv_;  // queue_ has jobs, stopping_, or (with a log) the applier moved on
