@@ -54,6 +54,7 @@ struct Measurement {
   double disk_bytes_per_event = 0;  // written to storage by this process; 0: not known
   double writer_busy = 0;  // Touchpoint: share of the run the writer spent in group commits
   double applied_per_s = 0;  // Touchpoint: events applied to the profiles per second, load + catching up
+  std::string log_appends;   // Touchpoint with the intake log: how long its appends took
   long long errors = 0;
   std::string first_error;
 };
@@ -94,6 +95,21 @@ void report_run(const std::string& phase, int run, int runs, const Measurement& 
                            run + 1, runs, grouped(m.events_per_s), grouped(m.requests_per_s), m.latency.p50_ms,
                            m.latency.p99_ms,
                            m.errors ? fmt::format(", {} errors (first: {})", m.errors, m.first_error) : "");
+  if (!m.log_appends.empty()) std::cerr << "    " << m.log_appends << "\n";
+}
+
+// The intake log's appends (write + fdatasync) from the server's histogram: a slow ack is
+// either a slow disk (these) or time spent elsewhere.
+std::string log_append_summary(std::string_view metrics) {
+  constexpr std::string_view kName = "touchpoint_intake_append_seconds";
+  double count = metric_value(metrics, fmt::format("{}_count", kName));
+  if (count == 0) return "";
+  auto over = [&](std::string_view le) {
+    return count - metric_value(metrics, fmt::format("{}_bucket{{le=\"{}\"}}", kName, le));
+  };
+  return fmt::format("intake log: {:.0f} appends, mean {:.2f} ms; over 5 ms: {:.0f}, over 25 ms: {:.0f}, over 100 ms: {:.0f}",
+                     count, 1000 * metric_value(metrics, fmt::format("{}_sum", kName)) / count, over("0.005"),
+                     over("0.025"), over("0.1"));
 }
 
 // --- Touchpoint, end to end ------------------------------------------------------------------
@@ -155,6 +171,7 @@ Result<Measurement> run_touchpoint(const Options& o, bool batch, double paced_ra
   server.reset();  // stop before the directory goes
   Measurement m = measurement(load, load_seconds, metrics, static_cast<double>(process_write_bytes() - written_before));
   m.applied_per_s = metric_value(metrics, "touchpoint_events_stored_total") / applied_seconds;
+  m.log_appends = log_append_summary(metrics);
   return m;
 }
 

@@ -4,6 +4,8 @@
 
 #include <CLI/CLI.hpp>
 #include <atomic>
+#include <filesystem>
+#include <future>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <semaphore>
@@ -13,6 +15,7 @@
 #include "ingest/parser.h"
 #include "profiles/writer.h"
 #include "raw_sqlite.h"
+#include "storage/intake_log.h"
 #include "storage/sqlite_store.h"
 #include "support.h"
 
@@ -25,27 +28,33 @@ struct Options {
   int chunk = 2000;  // messages per submit
   double progress_seconds = 10;
   bool quick = false;
+  bool direct = false;  // without the intake log
 };
 
 constexpr int kMaxInFlight = 4;  // submitted chunks not yet committed: bounds the producer's memory
 
 struct DiskUsage {
   std::uint64_t db = 0, wal = 0;
+  std::uint64_t intake = 0;  // intake log segments (preallocated, so mostly zeros once applied)
   std::uint64_t total() const { return db + wal; }
 };
 
 DiskUsage disk_usage(const std::string& dir) {
-  return {file_size_or_zero(dir + "/touchpoint.db"), file_size_or_zero(dir + "/touchpoint.db-wal")};
+  DiskUsage d{file_size_or_zero(dir + "/touchpoint.db"), file_size_or_zero(dir + "/touchpoint.db-wal")};
+  std::error_code ec;
+  for (const auto& f : std::filesystem::directory_iterator(dir + "/intake", ec)) d.intake += file_size_or_zero(f.path());
+  return d;
 }
 
 double mib(double bytes) { return bytes / (1024.0 * 1024.0); }
 
 // Feeds the writer chunk by chunk without waiting for each commit (at most kMaxInFlight
-// outstanding), so that generating and parsing overlap with writing.
+// outstanding), so that generating and parsing overlap with writing. With the intake log a chunk
+// counts as done once it is in the log, as an HTTP request is answered; the store applies behind.
 class Loader {
  public:
-  Loader(profiles::ProfileWriter& writer, const Options& o, std::string dir)
-      : writer_(writer), o_(o), dir_(std::move(dir)), factory_("memory", static_cast<int>(o.profiles)) {}
+  Loader(profiles::ProfileWriter& writer, const MetricsRegistry& metrics, const Options& o, std::string dir)
+      : writer_(writer), metrics_(metrics), o_(o), dir_(std::move(dir)), factory_("memory", static_cast<int>(o.profiles)) {}
 
   Status run() {
     limits_.max_batch_bytes = 64 << 20;  // chunks are larger than an HTTP batch may be
@@ -60,12 +69,20 @@ class Loader {
       }
     }
     for (int i = 0; i < kMaxInFlight; ++i) in_flight_.acquire();  // every commit is done
+    if (!o_.direct) {
+      std::promise<void> applied;
+      writer_.when_applied([&](const profiles::WriteOutcome&) { applied.set_value(); });
+      applied.get_future().wait();
+    }
     if (failed_.load()) return internal_error("a write failed: " + first_error_);
     loaded_seconds_ = seconds_since(started);
     return Status::ok();
   }
 
-  long long stored() const { return stored_.load(); }
+  long long stored() const {
+    if (o_.direct) return stored_.load();
+    return static_cast<long long>(metric_value(metrics_.render(), "touchpoint_events_stored_total"));
+  }
   double loaded_seconds() const { return loaded_seconds_; }
 
  private:
@@ -82,11 +99,15 @@ class Loader {
     }
     TP_ASSIGN(ingest::Parsed parsed, ingest::parse_batch(factory_.batch_body(specs_, now), now, limits_));
     in_flight_.acquire();
-    writer_.submit(std::move(parsed.messages), [this](const profiles::WriteOutcome& outcome) {
+    auto done = [this](const profiles::WriteOutcome& outcome) {
       if (!outcome.status.is_ok() && !failed_.exchange(true)) first_error_ = outcome.status.message();
       stored_ += outcome.stored;
       in_flight_.release();
-    });
+    };
+    if (o_.direct)
+      writer_.submit(std::move(parsed.messages), done);
+    else
+      writer_.submit_durable(std::move(parsed.messages), done);
     return Status::ok();
   }
 
@@ -99,6 +120,7 @@ class Loader {
   }
 
   profiles::ProfileWriter& writer_;
+  const MetricsRegistry& metrics_;
   const Options& o_;
   std::string dir_;
   SystemClock clock_;
@@ -129,8 +151,9 @@ void print_memory(const char* when, const MemoryUsage& m) {
 int run(const Options& o) {
   install_interrupt_handler();
   log::set_min_level(log::Level::kWarn);
-  std::cout << fmt::format("memory_bench: {} profiles, {} events through the ProfileWriter ({} per commit)\n\n",
-                           o.profiles, o.events, o.chunk);
+  std::cout << fmt::format("memory_bench: {} profiles, {} events through the ProfileWriter ({} per request, {})\n\n",
+                           o.profiles, o.events, o.chunk,
+                           o.direct ? "each applied before its answer" : "answered once in the intake log");
   auto fail = [](const Status& s) {
     std::cerr << "memory_bench: " << s.message() << "\n";
     return 1;
@@ -141,24 +164,32 @@ int run(const Options& o) {
   if (!store.is_ok()) return fail(store.status());
   SystemClock clock;
   MetricsRegistry metrics;
-  auto writer = profiles::ProfileWriter::create(**store, clock, metrics);
+  std::unique_ptr<storage::IntakeLog> intake;
+  if (!o.direct) {
+    auto opened_log = storage::IntakeLog::open(dir.path() + "/intake");
+    if (!opened_log.is_ok()) return fail(opened_log.status());
+    intake = std::move(*opened_log);
+  }
+  auto writer = profiles::ProfileWriter::create(**store, clock, metrics, intake.get());
   if (!writer.is_ok()) return fail(writer.status());
   (*writer)->start();
   MemoryUsage opened = read_memory_usage();
 
-  Loader loader(**writer, o, dir.path());
+  Loader loader(**writer, metrics, o, dir.path());
   Status loaded = loader.run();
   MemoryUsage after_load = read_memory_usage();
   DiskUsage disk = disk_usage(dir.path());
+  long long stored = loader.stored();
   (*writer)->stop();
   writer->reset();
+  intake.reset();
   store->reset();  // closes the write connection
   if (!loaded.is_ok()) return fail(loaded);
   auto checkpointed = checkpointed_size(dir.path());
   if (!checkpointed.is_ok()) return fail(checkpointed.status());
 
-  double events = static_cast<double>(loader.stored());
-  std::cout << fmt::format("loaded {} events in {:.1f} s ({:.0f} events/s)\n\nmemory:\n", loader.stored(),
+  double events = static_cast<double>(stored);
+  std::cout << fmt::format("loaded {} events in {:.1f} s ({:.0f} events/s)\n\nmemory:\n", stored,
                            loader.loaded_seconds(), events / loader.loaded_seconds());
   print_memory("at start:", at_start);
   print_memory("store and writer open:", opened);
@@ -166,12 +197,16 @@ int run(const Options& o) {
   std::cout << fmt::format("  {:<34} {:>8.1f} MiB\n", "peak RSS (VmHWM):", after_load.peak_rss_kb / 1024.0);
   std::cout << fmt::format("\ndisk:\n  after the load:     db {:.1f} MiB + wal {:.1f} MiB = {:.1f} bytes/event\n",
                            mib(disk.db), mib(disk.wal), static_cast<double>(disk.total()) / events);
+  if (!o.direct)
+    std::cout << fmt::format("  intake log:         {:.1f} MiB of segments (applied entries; dropped segment by segment)\n",
+                             mib(disk.intake));
   std::cout << fmt::format("  after a checkpoint: db {:.1f} MiB + wal {:.1f} MiB = {:.1f} bytes/event\n",
                            mib(checkpointed->db), mib(checkpointed->wal), static_cast<double>(checkpointed->total()) / events);
 
   nlohmann::json summary = {{"bench", "memory"},
                             {"profiles", o.profiles},
-                            {"events", loader.stored()},
+                            {"events", stored},
+                            {"intake_log", !o.direct},
                             {"load_seconds", loader.loaded_seconds()},
                             {"rss_after_load_kib", after_load.rss_kb},
                             {"rss_anon_after_load_kib", after_load.anon_kb},
@@ -195,6 +230,7 @@ int main(int argc, char** argv) {
   app.add_option("--chunk", o.chunk, "Messages per submit (one group commit at most)")->capture_default_str();
   app.add_option("--progress", o.progress_seconds, "Seconds between progress lines")->capture_default_str();
   app.add_flag("--quick", o.quick, "A small smoke-test run: 10,000 profiles, 100,000 events");
+  app.add_flag("--direct", o.direct, "Without the intake log: each chunk applied to the store before its answer");
   CLI11_PARSE(app, argc, argv);
   if (o.quick) {
     o.profiles = 10'000;
