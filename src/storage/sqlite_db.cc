@@ -78,7 +78,7 @@ Result<std::unique_ptr<Database>> Database::open(const std::string& path, Mode m
     sqlite3_close(db);
     return s;
   }
-  sqlite3_busy_timeout(db, 10000);
+  sqlite3_busy_timeout(db, kBusyTimeoutMs);
   sqlite3_extended_result_codes(db, 1);
   return std::unique_ptr<Database>(new Database(db));
 }

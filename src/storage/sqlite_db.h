@@ -13,6 +13,9 @@
 
 namespace tp::storage::sqlite {
 
+// How long a connection waits for another one's lock before it reports SQLITE_BUSY.
+inline constexpr int kBusyTimeoutMs = 10000;
+
 class Statement {
  public:
   Statement() = default;

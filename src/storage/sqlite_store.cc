@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -26,6 +27,8 @@ Status configure(Database& db) {
   TP_TRY(db.exec("PRAGMA cache_size=-65536"));  // 64 MiB page cache
   TP_TRY(db.exec("PRAGMA temp_store=MEMORY"));
   TP_TRY(db.exec("PRAGMA mmap_size=268435456"));
+  // When the WAL starts over, the file is cut back to 64 MiB instead of keeping its largest size.
+  TP_TRY(db.exec("PRAGMA journal_size_limit=67108864"));
   return Status::ok();
 }
 
@@ -443,6 +446,7 @@ class SqliteStore final : public Store {
       TP_TRY(db_->exec(sync == Sync::kDurable ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL"));
       sync_ = sync;
     }
+    if (restart_wal_.exchange(false)) restart_wal();
     TP_TRY(db_->exec("BEGIN IMMEDIATE"));
     return std::unique_ptr<WriteTransaction>(new SqliteWriteTransaction(*db_, *statements_, std::move(lock)));
   }
@@ -472,24 +476,37 @@ class SqliteStore final : public Store {
   SqliteStore(std::string path, std::unique_ptr<Database> db) : path_(std::move(path)), db_(std::move(db)) {}
 
   // Copies committed WAL frames into the database every 50 ms (PASSIVE: never blocks the writer
-  // or readers), so the writer does not pay for checkpoints inside its commits. A writer that
-  // never pauses keeps the WAL from being reused, so past kWalRestartFrames one RESTART
-  // checkpoint waits for the writer's current commit and lets the WAL start over.
+  // or readers), so the writer does not pay for checkpoints inside its commits. The WAL starts
+  // over only when a checkpoint has copied all of it while no transaction writes, which a
+  // writer that never pauses does not allow (a RESTART checkpoint here would wait for a gap
+  // between two transactions, and rarely see one). So past kWalRestartFrames the checkpointer
+  // asks the writer, and its next begin_write restarts the WAL before it begins.
   void checkpoint_loop(Database& db) {
     constexpr int kWalRestartFrames = 50000;  // ~200 MB of 4 KB pages
-    int wal_frames = 0, copied = 0;
     std::unique_lock lock(checkpoint_mu_);
     while (!checkpoint_cv_.wait_for(lock, std::chrono::milliseconds(50), [&] { return stopping_; })) {
       lock.unlock();
-      int mode = wal_frames > kWalRestartFrames ? SQLITE_CHECKPOINT_RESTART : SQLITE_CHECKPOINT_PASSIVE;
-      if (sqlite3_wal_checkpoint_v2(db.handle(), nullptr, mode, &wal_frames, &copied) != SQLITE_OK) wal_frames = 0;
+      int wal_frames = 0, copied = 0;
+      if (sqlite3_wal_checkpoint_v2(db.handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &wal_frames, &copied) == SQLITE_OK &&
+          wal_frames > kWalRestartFrames)
+        restart_wal_ = true;
       lock.lock();
     }
     lock.unlock();
     sqlite3_wal_checkpoint_v2(db.handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
   }
 
+  // On the write connection, between transactions: copies what the checkpointer has not yet
+  // (little), then lets the next commit write the WAL from its start. Readers on an old snapshot
+  // can delay it; past 200 ms it gives up and the checkpointer asks again.
+  void restart_wal() {
+    sqlite3_busy_timeout(db_->handle(), 200);
+    sqlite3_wal_checkpoint_v2(db_->handle(), nullptr, SQLITE_CHECKPOINT_RESTART, nullptr, nullptr);
+    sqlite3_busy_timeout(db_->handle(), sqlite::kBusyTimeoutMs);
+  }
+
   std::string path_;
+  std::atomic<bool> restart_wal_{false};  // set by the checkpointer, taken by begin_write
   std::mutex write_mu_;                          // one writer at a time
   Sync sync_ = Sync::kDurable;                   // GUARDED_BY(write_mu_): the connection's synchronous mode
   std::unique_ptr<Database> db_;                 // GUARDED_BY(write_mu_)
