@@ -51,7 +51,7 @@ struct Measurement {
   double requests_per_s = 0;   // requests (Touchpoint) or commits (baselines) per second
   Percentiles latency;         // per request (Touchpoint) or per commit (baselines)
   double events_per_commit = 0;
-  double disk_bytes_per_event = 0;  // written to storage by this process; 0: not known
+  double disk_bytes_per_event = 0;  // written to the data directory's disk during the run; 0: not known
   double writer_busy = 0;  // Touchpoint: share of the run the writer spent in group commits
   double applied_per_s = 0;  // Touchpoint: events applied to the profiles per second, load + catching up
   std::string log_appends;   // Touchpoint with the intake log: how long its appends took
@@ -156,7 +156,7 @@ Measurement measurement(const LoadResult& load, double load_seconds, std::string
 // baselines do, so that table size does not favour either side.
 Result<Measurement> run_touchpoint(const Options& o, bool batch, double paced_rate, const std::string& id_prefix) {
   TempDir dir("tp-bench-ingest");
-  auto written_before = process_write_bytes();
+  auto written_before = device_write_bytes(dir.path());
   TP_ASSIGN(auto server, BenchServer::start(dir.path(), o.server_threads, !o.direct));
   TP_ASSIGN(std::string key, server->create_key(storage::KeyKind::kWrite));
   auto started = SteadyClock::now();
@@ -169,7 +169,7 @@ Result<Measurement> run_touchpoint(const Options& o, bool batch, double paced_ra
   double applied_seconds = seconds_since(started);
   std::string metrics = server->metrics().render();
   server.reset();  // stop before the directory goes
-  Measurement m = measurement(load, load_seconds, metrics, static_cast<double>(process_write_bytes() - written_before));
+  Measurement m = measurement(load, load_seconds, metrics, static_cast<double>(device_write_bytes(dir.path()) - written_before));
   m.applied_per_s = metric_value(metrics, "touchpoint_events_stored_total") / applied_seconds;
   m.log_appends = log_append_summary(metrics);
   return m;

@@ -40,7 +40,7 @@ Result<InsertResult> run_sqlite_baseline(const SqliteBaselineSpec& spec, const R
   InsertResult result;
   std::string message_id;
   std::uint64_t n = 0;
-  auto written_before = process_write_bytes();
+  auto written_before = device_write_bytes(spec.data_dir);
   auto start = SteadyClock::now();
   while (!interrupted() && seconds_since(start) < spec.warmup_seconds + spec.seconds) {
     auto began = SteadyClock::now();
@@ -60,7 +60,7 @@ Result<InsertResult> run_sqlite_baseline(const SqliteBaselineSpec& spec, const R
     }
   }
   result.seconds = std::max(0.0, seconds_since(start) - spec.warmup_seconds);
-  result.bytes_written = process_write_bytes() - written_before;
+  result.bytes_written = device_write_bytes(spec.data_dir) - written_before;
   return result;
 }
 

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include <algorithm>
 #include <atomic>
@@ -10,6 +11,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
+#include <sstream>
 #include <fstream>
 #include <numeric>
 #include <stdexcept>
@@ -87,12 +89,19 @@ MemoryUsage read_memory_usage() {
   return m;
 }
 
-std::uint64_t process_write_bytes() {
-  std::ifstream io("/proc/self/io");
-  std::string key;
-  std::uint64_t value = 0;
-  while (io >> key >> value)
-    if (key == "write_bytes:") return value;
+std::uint64_t device_write_bytes(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return 0;
+  std::ifstream stats("/proc/diskstats");
+  std::string line;
+  while (std::getline(stats, line)) {
+    std::istringstream fields(line);
+    unsigned major = 0, minor = 0;
+    std::string name;
+    std::uint64_t v[7] = {};  // reads, merged, sectors read, ms reading, writes, merged, sectors written
+    if (!(fields >> major >> minor >> name >> v[0] >> v[1] >> v[2] >> v[3] >> v[4] >> v[5] >> v[6])) continue;
+    if (major == ::major(st.st_dev) && minor == ::minor(st.st_dev)) return v[6] * 512;
+  }
   return 0;
 }
 

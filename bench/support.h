@@ -57,9 +57,11 @@ struct MemoryUsage {
 };
 MemoryUsage read_memory_usage();
 
-// Bytes this process caused to be written to storage so far (write_bytes of /proc/self/io:
-// counted when a page is dirtied, so WAL appends and checkpoints both count).
-std::uint64_t process_write_bytes();
+// Bytes written so far to the block device that holds `path` (sectors written in
+// /proc/diskstats), by anyone; 0 when the device is not found (tmpfs, overlay). It counts what
+// reached the disk, after the page cache merged rewrites of a page, and unlike /proc/self/io's
+// write_bytes it does not count a page again each time it is dirtied (that read 5× too high).
+std::uint64_t device_write_bytes(const std::string& path);
 
 // Size in bytes of a file, 0 when it does not exist.
 std::uint64_t file_size_or_zero(const std::string& path);
