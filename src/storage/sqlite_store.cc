@@ -2,13 +2,10 @@
 
 #include <fmt/format.h>
 
-#include <atomic>
-#include <condition_variable>
 #include <mutex>
-#include <thread>
 
 #include "base/crypto.h"
-#include "base/thread.h"
+#include "storage/sqlite_checkpointer.h"
 #include "storage/sqlite_db.h"
 #include "storage/sqlite_schema.h"
 
@@ -415,27 +412,10 @@ class SqliteStore final : public Store {
     TP_ASSIGN(auto statements, WriteStatements::prepare(*db));
     // Checkpoints run on their own thread and connection, not inside the writer's commits.
     TP_TRY(db->exec("PRAGMA wal_autocheckpoint=0"));
-    TP_ASSIGN(auto checkpoint_db, Database::open(path, Database::Mode::kReadWrite));
-    // A connection learns that the database is in WAL mode on its first read; until then
-    // sqlite3_wal_checkpoint_v2 does nothing and says nothing, and the WAL grows without end.
-    TP_TRY(checkpoint_db->exec("SELECT count(*) FROM sqlite_master"));
-    auto store = std::unique_ptr<SqliteStore>(new SqliteStore(path, std::move(db)));
+    TP_ASSIGN(auto checkpointer, sqlite::Checkpointer::start(path, "tp-checkpoint"));
+    auto store = std::unique_ptr<SqliteStore>(new SqliteStore(path, std::move(db), std::move(checkpointer)));
     store->statements_ = std::make_unique<WriteStatements>(std::move(statements));
-    store->checkpointer_ = std::thread([s = store.get(), cdb = std::move(checkpoint_db)] {
-      name_this_thread("tp-checkpoint");
-      lower_this_thread_priority();
-      s->checkpoint_loop(*cdb);
-    });
     return std::unique_ptr<Store>(std::move(store));
-  }
-
-  ~SqliteStore() override {
-    {
-      std::lock_guard lock(checkpoint_mu_);
-      stopping_ = true;
-    }
-    checkpoint_cv_.notify_all();
-    if (checkpointer_.joinable()) checkpointer_.join();
   }
 
   Result<std::unique_ptr<WriteTransaction>> begin_write(Sync sync) override {
@@ -446,7 +426,7 @@ class SqliteStore final : public Store {
       TP_TRY(db_->exec(sync == Sync::kDurable ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL"));
       sync_ = sync;
     }
-    if (restart_wal_.exchange(false)) restart_wal();
+    checkpointer_->restart_if_asked(*db_);
     TP_TRY(db_->exec("BEGIN IMMEDIATE"));
     return std::unique_ptr<WriteTransaction>(new SqliteWriteTransaction(*db_, *statements_, std::move(lock)));
   }
@@ -473,48 +453,15 @@ class SqliteStore final : public Store {
   }
 
  private:
-  SqliteStore(std::string path, std::unique_ptr<Database> db) : path_(std::move(path)), db_(std::move(db)) {}
-
-  // Copies committed WAL frames into the database every 50 ms (PASSIVE: never blocks the writer
-  // or readers), so the writer does not pay for checkpoints inside its commits. The WAL starts
-  // over only when a checkpoint has copied all of it while no transaction writes, which a
-  // writer that never pauses does not allow (a RESTART checkpoint here would wait for a gap
-  // between two transactions, and rarely see one). So past kWalRestartFrames the checkpointer
-  // asks the writer, and its next begin_write restarts the WAL before it begins.
-  void checkpoint_loop(Database& db) {
-    constexpr int kWalRestartFrames = 50000;  // ~200 MB of 4 KB pages
-    std::unique_lock lock(checkpoint_mu_);
-    while (!checkpoint_cv_.wait_for(lock, std::chrono::milliseconds(50), [&] { return stopping_; })) {
-      lock.unlock();
-      int wal_frames = 0, copied = 0;
-      if (sqlite3_wal_checkpoint_v2(db.handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &wal_frames, &copied) == SQLITE_OK &&
-          wal_frames > kWalRestartFrames)
-        restart_wal_ = true;
-      lock.lock();
-    }
-    lock.unlock();
-    sqlite3_wal_checkpoint_v2(db.handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
-  }
-
-  // On the write connection, between transactions: copies what the checkpointer has not yet
-  // (little), then lets the next commit write the WAL from its start. Readers on an old snapshot
-  // can delay it; past 200 ms it gives up and the checkpointer asks again.
-  void restart_wal() {
-    sqlite3_busy_timeout(db_->handle(), 200);
-    sqlite3_wal_checkpoint_v2(db_->handle(), nullptr, SQLITE_CHECKPOINT_RESTART, nullptr, nullptr);
-    sqlite3_busy_timeout(db_->handle(), sqlite::kBusyTimeoutMs);
-  }
+  SqliteStore(std::string path, std::unique_ptr<Database> db, std::unique_ptr<sqlite::Checkpointer> checkpointer)
+      : path_(std::move(path)), db_(std::move(db)), checkpointer_(std::move(checkpointer)) {}
 
   std::string path_;
-  std::atomic<bool> restart_wal_{false};  // set by the checkpointer, taken by begin_write
   std::mutex write_mu_;                          // one writer at a time
   Sync sync_ = Sync::kDurable;                   // GUARDED_BY(write_mu_): the connection's synchronous mode
   std::unique_ptr<Database> db_;                 // GUARDED_BY(write_mu_)
   std::unique_ptr<WriteStatements> statements_;  // GUARDED_BY(write_mu_)
-  std::mutex checkpoint_mu_;
-  std::condition_variable checkpoint_cv_;
-  bool stopping_ = false;  // GUARDED_BY(checkpoint_mu_)
-  std::thread checkpointer_;
+  std::unique_ptr<sqlite::Checkpointer> checkpointer_;  // stopped before db_ closes
 };
 
 }  // namespace

@@ -1,0 +1,59 @@
+#include "storage/sqlite_checkpointer.h"
+
+#include "base/thread.h"
+
+namespace tp::storage::sqlite {
+namespace {
+
+constexpr int kWalRestartFrames = 50000;  // ~200 MB of 4 KB pages
+constexpr auto kInterval = std::chrono::milliseconds(50);
+constexpr int kRestartBusyMs = 200;
+
+}  // namespace
+
+Result<std::unique_ptr<Checkpointer>> Checkpointer::start(const std::string& path, const char* thread_name) {
+  TP_ASSIGN(auto db, Database::open(path, Database::Mode::kReadWrite));
+  // A connection learns that the database is in WAL mode on its first read; until then
+  // sqlite3_wal_checkpoint_v2 does nothing and says nothing, and the WAL grows without end.
+  TP_TRY(db->exec("SELECT count(*) FROM sqlite_master"));
+  auto c = std::unique_ptr<Checkpointer>(new Checkpointer(std::move(db)));
+  c->thread_ = std::thread([c = c.get(), thread_name] {
+    name_this_thread(thread_name);
+    lower_this_thread_priority();
+    c->loop();
+  });
+  return c;
+}
+
+Checkpointer::~Checkpointer() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Checkpointer::loop() {
+  std::unique_lock lock(mu_);
+  while (!cv_.wait_for(lock, kInterval, [&] { return stopping_; })) {
+    lock.unlock();
+    int wal_frames = 0, copied = 0;
+    if (sqlite3_wal_checkpoint_v2(db_->handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &wal_frames, &copied) ==
+            SQLITE_OK &&
+        wal_frames > kWalRestartFrames)
+      restart_wanted_ = true;
+    lock.lock();
+  }
+  lock.unlock();
+  sqlite3_wal_checkpoint_v2(db_->handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+}
+
+void Checkpointer::restart_if_asked(Database& writer) {
+  if (!restart_wanted_.exchange(false)) return;
+  sqlite3_busy_timeout(writer.handle(), kRestartBusyMs);
+  sqlite3_wal_checkpoint_v2(writer.handle(), nullptr, SQLITE_CHECKPOINT_RESTART, nullptr, nullptr);
+  sqlite3_busy_timeout(writer.handle(), kBusyTimeoutMs);
+}
+
+}  // namespace tp::storage::sqlite

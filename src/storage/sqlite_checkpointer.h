@@ -1,0 +1,46 @@
+// A WAL database's background checkpointer (docs/storage.md, "Checkpoints").
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "base/status.h"
+#include "storage/sqlite_db.h"
+
+namespace tp::storage::sqlite {
+
+// Copies committed WAL frames into the database every 50 ms on its own thread and connection
+// (PASSIVE: never blocks the writer or readers), so that a writer with `wal_autocheckpoint=0`
+// does not pay for checkpoints inside its commits. The WAL starts over only when a checkpoint
+// has copied all of it while no transaction writes, which a writer that never pauses does not
+// allow (a RESTART checkpoint here would wait for a gap between two transactions and rarely see
+// one). So past ~200 MB of WAL the checkpointer asks, and the writer calls restart_if_asked()
+// before its next transaction.
+class Checkpointer {
+ public:
+  // `thread_name` shows in `top -H`. The thread runs at a lower CPU priority (base/thread.h).
+  static Result<std::unique_ptr<Checkpointer>> start(const std::string& path, const char* thread_name);
+  ~Checkpointer();  // a last PASSIVE checkpoint, then the thread ends
+
+  // On the write connection, outside a transaction: when asked, a RESTART checkpoint copies what
+  // the checkpointer has not yet (little) and lets the next commit write the WAL from its start.
+  // Readers on an old snapshot can delay it; past 200 ms it gives up until asked again.
+  void restart_if_asked(Database& writer);
+
+ private:
+  explicit Checkpointer(std::unique_ptr<Database> db) : db_(std::move(db)) {}
+  void loop();
+
+  std::unique_ptr<Database> db_;  // the checkpointer thread's own connection
+  std::atomic<bool> restart_wanted_{false};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;  // GUARDED_BY(mu_)
+  std::thread thread_;
+};
+
+}  // namespace tp::storage::sqlite
