@@ -107,6 +107,8 @@ TEST_P(ProfileWriterTest, ADurableAcknowledgementComesFirstAndTheCardWaitsForThe
   EXPECT_TRUE(ack.status.is_ok());
   if (GetParam()) {
     EXPECT_EQ(ack.stored, 0);  // counts are not known yet
+    // The acknowledgement waited for one timed append to the log.
+    EXPECT_EQ(metrics_.histogram("touchpoint_intake_append_seconds", "", {}).count(), 1);
   }
   EXPECT_TRUE(wait_applied().status.is_ok());
   EXPECT_EQ(card_status("u3"), StatusCode::kOk);

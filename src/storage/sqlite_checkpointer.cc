@@ -5,18 +5,18 @@
 namespace tp::storage::sqlite {
 namespace {
 
-constexpr int kWalRestartFrames = 50000;  // ~200 MB of 4 KB pages
 constexpr auto kInterval = std::chrono::milliseconds(50);
 constexpr int kRestartBusyMs = 200;
 
 }  // namespace
 
-Result<std::unique_ptr<Checkpointer>> Checkpointer::start(const std::string& path, const char* thread_name) {
+Result<std::unique_ptr<Checkpointer>> Checkpointer::start(const std::string& path, const char* thread_name,
+                                                         int restart_frames) {
   TP_ASSIGN(auto db, Database::open(path, Database::Mode::kReadWrite));
   // A connection learns that the database is in WAL mode on its first read; until then
   // sqlite3_wal_checkpoint_v2 does nothing and says nothing, and the WAL grows without end.
   TP_TRY(db->exec("SELECT count(*) FROM sqlite_master"));
-  auto c = std::unique_ptr<Checkpointer>(new Checkpointer(std::move(db)));
+  auto c = std::unique_ptr<Checkpointer>(new Checkpointer(std::move(db), restart_frames));
   c->thread_ = std::thread([c = c.get(), thread_name] {
     name_this_thread(thread_name);
     lower_this_thread_priority();
@@ -41,7 +41,7 @@ void Checkpointer::loop() {
     int wal_frames = 0, copied = 0;
     if (sqlite3_wal_checkpoint_v2(db_->handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &wal_frames, &copied) ==
             SQLITE_OK &&
-        wal_frames > kWalRestartFrames)
+        wal_frames > restart_frames_)
       restart_wanted_ = true;
     lock.lock();
   }

@@ -22,8 +22,12 @@ namespace tp::storage::sqlite {
 // before its next transaction.
 class Checkpointer {
  public:
+  static constexpr int kDefaultRestartFrames = 50000;  // ~200 MB of 4 KB pages
+
   // `thread_name` shows in `top -H`. The thread runs at a lower CPU priority (base/thread.h).
-  static Result<std::unique_ptr<Checkpointer>> start(const std::string& path, const char* thread_name);
+  // Past `restart_frames` frames in the WAL, it asks the writer to restart it.
+  static Result<std::unique_ptr<Checkpointer>> start(const std::string& path, const char* thread_name,
+                                                     int restart_frames = kDefaultRestartFrames);
   ~Checkpointer();  // a last PASSIVE checkpoint, then the thread ends
 
   // On the write connection, outside a transaction: when asked, a RESTART checkpoint copies what
@@ -32,10 +36,11 @@ class Checkpointer {
   void restart_if_asked(Database& writer);
 
  private:
-  explicit Checkpointer(std::unique_ptr<Database> db) : db_(std::move(db)) {}
+  Checkpointer(std::unique_ptr<Database> db, int restart_frames) : db_(std::move(db)), restart_frames_(restart_frames) {}
   void loop();
 
   std::unique_ptr<Database> db_;  // the checkpointer thread's own connection
+  const int restart_frames_;
   std::atomic<bool> restart_wanted_{false};
   std::mutex mu_;
   std::condition_variable cv_;
