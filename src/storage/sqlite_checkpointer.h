@@ -30,9 +30,10 @@ class Checkpointer {
                                                      int restart_frames = kDefaultRestartFrames);
   ~Checkpointer();  // a last PASSIVE checkpoint, then the thread ends
 
-  // On the write connection, outside a transaction: when asked, a RESTART checkpoint copies what
-  // the checkpointer has not yet (little) and lets the next commit write the WAL from its start.
-  // Readers on an old snapshot can delay it; past 200 ms it gives up until asked again.
+  // On the write connection, outside a transaction: when asked, a PASSIVE checkpoint copies what
+  // the checkpointer has not yet (little); when that is the whole WAL, the next transaction
+  // writes the WAL from its start. It never waits: while a reader still reads frames of the WAL,
+  // the restart waits for a later transaction.
   void restart_if_asked(Database& writer);
 
  private:
