@@ -234,33 +234,34 @@ std::string Effect::to_json() const {
 }
 
 void Effect::append_json(std::string& out) const {
-  out += "{\"time\":\"";
+  using namespace std::string_view_literals;
+  out.reserve(out.size() + 256);
+  out += R"({"time":")"sv;
   append_iso8601(out, time);
-  out += "\",\"userId\":";
+  out += R"(","userId":)"sv;
   append_json_string(out, user_id);
-  out += ",\"journey\":";
+  out += R"(,"journey":)"sv;
   append_json_string(out, journey);
-  out += ",\"step\":";
+  out += R"(,"step":)"sv;
   append_json_string(out, step);
-  out += ",\"action\":";
+  out += R"(,"action":)"sv;
   append_json_string(out, action);
-  auto field = [&](const char* key, std::string_view v) {
+  auto field = [&](std::string_view key, std::string_view v) {  // key: ,"name":
     if (v.empty()) return;
-    out += ",\"";
     out += key;
-    out += "\":";
     append_json_string(out, v);
   };
-  field("channel", channel);
-  field("template", template_name);
-  field("reason", reason);
-  field("assignee", assignee);
-  field("trait", trait);
+  field(R"(,"channel":)"sv, channel);
+  field(R"(,"template":)"sv, template_name);
+  field(R"(,"reason":)"sv, reason);
+  field(R"(,"assignee":)"sv, assignee);
+  field(R"(,"trait":)"sv, trait);
   if (!trait.empty()) {
-    out += ",\"value\":";
-    out += value.dump();
+    out += R"(,"value":)"sv;
+    if (value.is_string()) append_json_string(out, value.get_ref<const std::string&>());  // the same text, faster
+    else out += value.dump();
   }
-  out += "}";
+  out += '}';
 }
 
 Engine::Engine(Workspace workspace, EffectSink sink)
