@@ -29,7 +29,7 @@
 
 #include "journeys/definition.h"
 #include "journeys/loader.h"
-#include "journeys/quaternary_heap.h"
+#include "journeys/timer_queue.h"
 
 namespace tp::journeys {
 
@@ -236,7 +236,7 @@ class Engine {
   std::vector<std::uint32_t> slot_of_id_;  // id -> slot + 1; 0: no such active instance
   size_t active_ = 0;
   std::uint64_t steps_ = 0;
-  QuaternaryHeap<Timer> timers_;
+  TimerQueue<Timer> timers_;
   std::uint64_t next_instance_ = 1;
   std::uint64_t next_timer_seq_ = 1;
   size_t instance_timers_ = 0;        // instance timers in timers_, stale ones included

@@ -1,0 +1,58 @@
+#include "journeys/timer_queue.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <functional>
+#include <queue>
+
+namespace tp::journeys {
+namespace {
+
+struct Item {
+  std::int64_t due;
+  std::uint64_t seq;  // ties of `due` pop in insertion order, as the engine's timers do
+  bool operator>(const Item& o) const { return due != o.due ? due > o.due : seq > o.seq; }
+};
+
+// Pops in the same order as std::priority_queue, whether items arrive in order (the FIFO), out
+// of order (the heap) or mixed, with pushes and pops interleaved and many equal keys.
+TEST(TimerQueue, PopsInTheSameOrderAsPriorityQueue) {
+  for (int in_order_percent : {0, 50, 90, 100}) {
+    SCOPED_TRACE(in_order_percent);
+    TimerQueue<Item> queue;
+    std::priority_queue<Item, std::vector<Item>, std::greater<>> reference;
+    std::uint64_t state = 12345, seq = 0;
+    std::int64_t now = 0;
+    auto next = [&] {
+      state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+      return state >> 33;
+    };
+    for (int round = 0; round < 20000; ++round) {
+      now += static_cast<std::int64_t>(next() % 3);
+      for (std::uint64_t pushes = next() % 4; pushes > 0; --pushes) {
+        // "now + a fixed wait" or anywhere in the next 500 ticks
+        bool fixed = static_cast<int>(next() % 100) < in_order_percent;
+        Item item{now + (fixed ? 200 : static_cast<std::int64_t>(next() % 500)), seq++};
+        queue.push(item);
+        reference.push(item);
+      }
+      for (std::uint64_t pops = next() % 4; pops > 0 && !reference.empty(); --pops) {
+        ASSERT_FALSE(queue.empty());
+        ASSERT_EQ(queue.top().seq, reference.top().seq);
+        queue.pop();
+        reference.pop();
+      }
+      ASSERT_EQ(queue.size(), reference.size());
+    }
+    while (!reference.empty()) {
+      ASSERT_EQ(queue.top().seq, reference.top().seq);
+      queue.pop();
+      reference.pop();
+    }
+    EXPECT_TRUE(queue.empty());
+  }
+}
+
+}  // namespace
+}  // namespace tp::journeys
