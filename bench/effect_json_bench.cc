@@ -31,7 +31,7 @@ const std::vector<Effect>& effects() {
     v[1] = v[0];
     v[1].step = "call-task";
     v[1].action = "task";
-    v[1].channel = v[1].template_name = {};
+    v[1].channel = {};
     v[1].template_name = "call-lead";
     v[1].assignee = "rep-07";
     v[2] = v[0];
