@@ -150,9 +150,11 @@ tracking:
     assert.equal(redirect.status, 302);
     assert.equal(redirect.headers.get('location'), 'https://acme.example/whitepapers');
 
-    const stats = await until('the open in the stats', async () => {
+    // The open and the click are applied asynchronously, each in its own commit: wait for both.
+    const stats = await until('the open and the click in the stats', async () => {
       const s = (await c.admin('GET', '/api/v1/journeys/conversion-from-web/stats')).body;
-      return s.steps.find((x) => x.step === 'after-open').waiting === 1 ? s : null;
+      const confirmation = s.steps.find((x) => x.step === 'confirmation');
+      return s.steps.find((x) => x.step === 'after-open').waiting === 1 && confirmation.clicked === 1 ? s : null;
     });
     const step = (name) => stats.steps.find((x) => x.step === name);
     assert.deepEqual([step('confirmation').opened, step('confirmation').clicked], [1, 1]);
