@@ -2,6 +2,7 @@
 // running instances keep their version, erasure forgets, date triggers and tasks work.
 #include "journeys/runner.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -147,19 +148,36 @@ TEST_F(RunnerTest, RunningInstancesFinishOnTheVersionTheyStartedOn) {
 
 TEST_F(RunnerTest, ErasureForgetsThePersonsJourneys) {
   write_journey("nudge.yaml", with_template(kDelayJourney, "later"));
+  std::string upgrade = with_template(kDelayJourney, "upgrade");
+  upgrade.replace(upgrade.find("id: nudge"), 9, "id: upsell").replace(upgrade.find("Signed Up"), 9, "Upgraded");
+  write_journey("upsell.yaml", upgrade);
   restart();
-  ingest(R"({"type":"identify","userId":"ann","traits":{"email":"ann@example.com"}})");
-  ingest(R"({"type":"track","userId":"ann","event":"Signed Up"})");
+  for (const char* user : {"ann", "bob"}) {
+    ingest(fmt::format(R"({{"type":"identify","userId":"{0}","traits":{{"email":"{0}@example.com","owner":"sara"}}}})", user));
+    ingest(fmt::format(R"({{"type":"track","userId":"{}","event":"Signed Up"}})", user));
+  }
   run();
+  clock_.advance(2h);
+  run();  // both finish `nudge`, with a task each
+  ingest(R"({"type":"track","userId":"ann","event":"Upgraded"})");
+  run();  // ann waits in `upsell`
+  ASSERT_EQ(std::move(journey_store_->open_tasks(std::string("sara"), 10)).value().size(), 2u);
+
   std::promise<Status> erased;
   runner_->erase("ann", [&](Status s) { erased.set_value(s); });
   run();
   ASSERT_TRUE(erased.get_future().get().is_ok());
-  EXPECT_TRUE(outbox().empty());
+  // Her finished journey's outbox rows and task go too, not only the running one's; Bob's stay.
+  std::vector<std::string> bobs = {"bob nudge hello enter", "bob nudge hello send hello", "bob nudge later send later",
+                                   "bob nudge call task call", "bob nudge call exit"};
+  EXPECT_EQ(outbox(), bobs);
+  auto tasks = std::move(journey_store_->open_tasks(std::string("sara"), 10)).value();
+  ASSERT_EQ(tasks.size(), 1u);
+  EXPECT_EQ(tasks[0].user_id, "bob");
   clock_.advance(2h);
   restart();
   run();
-  EXPECT_TRUE(outbox().empty());  // the pending timer went with them
+  EXPECT_EQ(outbox(), bobs);  // the pending timer went with her
 }
 
 TEST_F(RunnerTest, DateTriggerEntersAtTheLocalTimeBeforeTheDate) {

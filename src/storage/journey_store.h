@@ -72,7 +72,8 @@ class JourneyWrite {
   virtual Status delete_instance(std::uint64_t id) = 0;
   // GDPR erasure: the person's state, instances, outbox rows, deliveries and tasks.
   virtual Status delete_user(std::string_view user_id) = 0;
-  // false when an effect with this key exists already (it is then not written again).
+  // false when an effect with this key exists already (it is then not written again). An
+  // instance's `enter` effect also records whose the instance is, for delete_user.
   virtual Result<bool> add_effect(const OutboxRow& row) = 0;
   virtual Status add_task(const TaskRow& row) = 0;
   virtual Status add_count(std::string_view journey, std::string_view step, std::string_view metric,

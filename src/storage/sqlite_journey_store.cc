@@ -4,6 +4,7 @@
 
 #include <mutex>
 
+#include "storage/sqlite_checkpointer.h"
 #include "storage/sqlite_db.h"
 #include "storage/sqlite_schema.h"
 
@@ -98,6 +99,21 @@ CREATE INDEX deliveries_by_user ON deliveries(user_id);
 -- Delivery receipts name the message by the provider's id (an SMS's MessageSid).
 CREATE INDEX deliveries_by_provider_id ON deliveries(channel, provider_id) WHERE provider_id != '';
 )sql"},
+    {4, R"sql(
+-- Whose each instance is, kept after it finishes (from its `enter` effect). Erasure finds a
+-- person's outbox rows through it, by their keys' instance prefix, so that the outbox and the
+-- instances need no index by user: their inserts and deletes landed on random pages, most of
+-- what a batch of due steps wrote.
+CREATE TABLE person_instances(
+  user_id TEXT NOT NULL,
+  instance INTEGER NOT NULL,
+  PRIMARY KEY(user_id, instance)
+) WITHOUT ROWID;
+INSERT OR IGNORE INTO person_instances SELECT user_id, instance FROM effects;
+INSERT OR IGNORE INTO person_instances SELECT user_id, id FROM instances;
+DROP INDEX effects_by_user;
+DROP INDEX instances_by_user;
+)sql"},
 };
 
 // Steps a statement to the end, calling `row` for each result row.
@@ -155,9 +171,9 @@ DeliveryRow read_delivery(const Statement& q) {
 }
 
 struct Statements {
-  Statement put_version, put_person, put_instance, delete_instance, add_effect, add_task, add_count, set_meta,
-      put_delivery;
-  Statement delete_user[5];
+  Statement put_version, put_person, put_instance, delete_instance, add_effect, add_person_instance, add_task,
+      add_count, set_meta, put_delivery;
+  Statement person_instances, delete_instance_effects, delete_user[4];
 
   static Result<Statements> prepare(Database& db) {
     Statements s;
@@ -169,6 +185,8 @@ struct Statements {
     TP_ASSIGN(s.delete_instance, db.prepare("DELETE FROM instances WHERE id=?"));
     TP_ASSIGN(s.add_effect, db.prepare(
         "INSERT OR IGNORE INTO effects(key, instance, user_id, journey, step, action, time, body) VALUES(?,?,?,?,?,?,?,?)"));
+    TP_ASSIGN(s.add_person_instance,
+              db.prepare("INSERT OR IGNORE INTO person_instances(user_id, instance) VALUES(?,?)"));
     TP_ASSIGN(s.add_task, db.prepare(
         "INSERT OR IGNORE INTO tasks(key, user_id, journey, step, template, assignee, created) VALUES(?,?,?,?,?,?,?)"));
     TP_ASSIGN(s.add_count, db.prepare(
@@ -178,8 +196,12 @@ struct Statements {
     TP_ASSIGN(s.put_delivery, db.prepare(
         "INSERT OR REPLACE INTO deliveries(key, effect_seq, user_id, journey, step, channel, template, status, attempts, "
         "next_attempt, provider_id, last_error, updated) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)"));
-    const char* tables[] = {"people", "instances", "effects", "tasks", "deliveries"};
-    for (int i = 0; i < 5; ++i) {
+    TP_ASSIGN(s.person_instances, db.prepare("SELECT instance FROM person_instances WHERE user_id=?"));
+    // An instance's outbox rows are the keys "<instance>:..." (';' follows ':'), on the key's index.
+    TP_ASSIGN(s.delete_instance_effects,
+              db.prepare("DELETE FROM effects WHERE key >= ?1 || ':' AND key < ?1 || ';'"));
+    const char* tables[] = {"people", "person_instances", "tasks", "deliveries"};
+    for (int i = 0; i < 4; ++i) {
       TP_ASSIGN(s.delete_user[i], db.prepare(fmt::format("DELETE FROM {} WHERE user_id=?", tables[i])));
     }
     return s;
@@ -210,13 +232,22 @@ class SqliteJourneyWrite final : public JourneyWrite {
   }
   Status delete_instance(std::uint64_t id) override { return s_.delete_instance.bind(1, static_cast<std::int64_t>(id)).run(); }
   Status delete_user(std::string_view user_id) override {
+    std::vector<std::int64_t> instances;
+    TP_TRY(each_row(s_.person_instances.bind(1, user_id), [&](const Statement& r) { instances.push_back(r.column_int(0)); }));
+    for (std::int64_t id : instances) {
+      TP_TRY(s_.delete_instance_effects.bind(1, std::to_string(id)).run());
+      TP_TRY(s_.delete_instance.bind(1, id).run());
+    }
     for (auto& q : s_.delete_user) TP_TRY(q.bind(1, user_id).run());
     return Status::ok();
   }
   Result<bool> add_effect(const OutboxRow& r) override {
     TP_TRY(s_.add_effect.bind(1, r.key).bind(2, static_cast<std::int64_t>(r.instance)).bind(3, r.user_id).bind(4, r.journey)
                .bind(5, r.step).bind(6, r.action).bind(7, ms(r.time)).bind(8, r.body).run());
-    return db_.changes() > 0;
+    bool fresh = db_.changes() > 0;
+    if (fresh && r.action == "enter")
+      TP_TRY(s_.add_person_instance.bind(1, r.user_id).bind(2, static_cast<std::int64_t>(r.instance)).run());
+    return fresh;
   }
   Status add_task(const TaskRow& r) override {
     return s_.add_task.bind(1, r.key).bind(2, r.user_id).bind(3, r.journey).bind(4, r.step).bind(5, r.template_name)
@@ -256,13 +287,20 @@ class SqliteJourneyStore final : public JourneyStore {
     TP_TRY(sqlite::migrate(*db, SystemClock().now(), kJourneyMigrations));
     TP_ASSIGN(auto statements, Statements::prepare(*db));
     TP_ASSIGN(auto read_db, Database::open(path, Database::Mode::kReadWrite));
-    auto store = std::unique_ptr<SqliteJourneyStore>(new SqliteJourneyStore(std::move(db), std::move(read_db)));
+    // As the profile store does (docs/storage.md, "Checkpoints"): checkpoints on their own thread,
+    // not inside the runner's commits, and a WAL that keeps its size when it starts over.
+    TP_TRY(db->exec("PRAGMA journal_size_limit=536870912"));
+    TP_TRY(db->exec("PRAGMA wal_autocheckpoint=0"));
+    TP_ASSIGN(auto checkpointer, sqlite::Checkpointer::start(path, "tp-journeys-ckpt"));
+    auto store = std::unique_ptr<SqliteJourneyStore>(
+        new SqliteJourneyStore(std::move(db), std::move(read_db), std::move(checkpointer)));
     store->s_ = std::make_unique<Statements>(std::move(statements));
     return std::unique_ptr<JourneyStore>(std::move(store));
   }
 
   Result<std::unique_ptr<JourneyWrite>> begin_write() override {
     std::unique_lock lock(write_mu_);
+    checkpointer_->restart_if_asked(*db_);
     TP_TRY(db_->exec("BEGIN IMMEDIATE"));
     return std::unique_ptr<JourneyWrite>(new SqliteJourneyWrite(*db_, *s_, std::move(lock)));
   }
@@ -403,8 +441,9 @@ class SqliteJourneyStore final : public JourneyStore {
   }
 
  private:
-  SqliteJourneyStore(std::unique_ptr<Database> db, std::unique_ptr<Database> read)
-      : db_(std::move(db)), read_(std::move(read)) {}
+  SqliteJourneyStore(std::unique_ptr<Database> db, std::unique_ptr<Database> read,
+                     std::unique_ptr<sqlite::Checkpointer> checkpointer)
+      : db_(std::move(db)), read_(std::move(read)), checkpointer_(std::move(checkpointer)) {}
 
   Result<std::vector<StepCount>> counts(std::string_view sql, std::string_view journey) {
     std::lock_guard lock(read_mu_);
@@ -422,6 +461,7 @@ class SqliteJourneyStore final : public JourneyStore {
   std::unique_ptr<Statements> s_;
   std::mutex read_mu_;
   std::unique_ptr<Database> read_;  // GUARDED_BY(read_mu_)
+  std::unique_ptr<sqlite::Checkpointer> checkpointer_;  // stopped before db_ closes
 };
 
 }  // namespace
