@@ -781,6 +781,7 @@ void Engine::try_enter(Person& p, std::uint32_t journey_index, const Message* ev
   }
   link(p, inst);
   touch(inst);
+  count_at_step(inst, +1);
   emit(inst, {now, {}, j.id, j.steps.front().id, "enter"});
   run(inst, now);
 }
@@ -791,8 +792,14 @@ void Engine::schedule(Instance& inst, Timestamp due) {
   ++instance_timers_;
 }
 
+void Engine::count_at_step(const Instance& inst, std::int64_t delta) {
+  if (tracking_) at_step_[std::uint32_t{inst.journey} << 16 | inst.step] += delta;
+}
+
 void Engine::move_to(Instance& inst, std::uint32_t step) {
+  count_at_step(inst, -1);
   inst.step = static_cast<std::uint16_t>(step);
+  count_at_step(inst, +1);
   inst.waited = false;
   inst.quiet_deferred = false;
   inst.arrived = false;
@@ -817,6 +824,7 @@ void Engine::finish(Instance& inst, std::string_view step, Timestamp now) {
   inst.done = true;
   ++inst.generation;
   inst.due = Instance::kNoTimer;
+  count_at_step(inst, -1);
   Person& p = *inst.person;
   unlink(p, inst);
   emit(inst, {now, {}, ws_.journeys[inst.journey].id, step, "exit"});
@@ -1085,6 +1093,7 @@ void Engine::forget(const std::string& user_id) {
   for (Instance* i = p.first; i;) {
     Instance* next = i->next_of_person;
     std::uint64_t id = i->id;
+    count_at_step(*i, -1);
     free_instance(id);
     dirty_instances_.erase(id);
     if (tracking_) changes_.finished.push_back(id);
@@ -1106,6 +1115,11 @@ Changes Engine::take_changes() {
   for (auto id : dirty_instances_) {
     if (Instance* inst = find_instance(id)) changes_.instances.push_back(instance_state(*inst));
   }
+  for (auto [where, delta] : at_step_) {
+    const Journey& j = ws_.journeys[where >> 16];
+    if (delta != 0) changes_.at_step[{j.id, j.steps[where & 0xFFFF].id}] += delta;
+  }
+  at_step_.clear();
   dirty_people_.clear();
   dirty_instances_.clear();
   Changes out = std::move(changes_);

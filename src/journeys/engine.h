@@ -79,7 +79,11 @@ struct Changes {
   std::vector<Json> instances;                       // instance state (active ones)
   std::vector<std::uint64_t> finished;               // instances that ended: delete them
   std::map<std::pair<std::string, std::string>, std::int64_t> arrivals;  // (journey, step) -> count
-  bool empty() const { return people.empty() && instances.empty() && finished.empty() && arrivals.empty(); }
+  // (journey, step) -> change in the number of instances at the step (the stats' `waiting`).
+  std::map<std::pair<std::string, std::string>, std::int64_t> at_step;
+  bool empty() const {
+    return people.empty() && instances.empty() && finished.empty() && arrivals.empty() && at_step.empty();
+  }
 };
 
 class Engine {
@@ -171,6 +175,7 @@ class Engine {
   void schedule(Instance& inst, Timestamp due);
   void go_to(Instance& inst, const std::string& step_id);
   void move_to(Instance& inst, std::uint32_t step);
+  void count_at_step(const Instance& inst, std::int64_t delta);
   // To the explicit next step or the following one; past the last step the instance exits.
   void follow(Instance& inst, Timestamp now);
   void emit(Instance& inst, Effect e);
@@ -246,6 +251,7 @@ class Engine {
   std::unordered_set<Person*> dirty_people_;
   std::unordered_set<std::uint64_t> dirty_instances_;
   Changes changes_;
+  std::map<std::uint32_t, std::int64_t> at_step_;  // journey index << 16 | step index -> change
 };
 
 // Local wall-clock time in `zone` to an instant: a time in a DST gap moves forward by the gap;

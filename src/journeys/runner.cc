@@ -308,6 +308,7 @@ Status Runner::persist(storage::JourneyWrite& tx, std::int64_t cursor) {
       ++counts[{std::string(e.journey), std::string(e.step), std::string(metric)}];
   }
   for (const auto& [where, n] : changes.arrivals) counts[{where.first, where.second, "entered"}] += n;
+  for (const auto& [where, n] : changes.at_step) counts[{where.first, where.second, "waiting"}] += n;
   for (const auto& [where, n] : counts) TP_TRY(tx.add_count(std::get<0>(where), std::get<1>(where), std::get<2>(where), n));
   for (const auto& [user, state] : changes.people) TP_TRY(tx.put_person(user, state.dump()));
   for (const Json& inst : changes.instances) {

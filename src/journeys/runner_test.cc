@@ -12,6 +12,7 @@
 #include "base/time_format.h"
 #include "ingest/parser.h"
 #include "profiles/writer.h"
+#include "storage/sqlite_db.h"
 #include "storage/sqlite_journey_store.h"
 #include "storage/sqlite_store.h"
 
@@ -72,7 +73,23 @@ class RunnerTest : public ::testing::Test {
     batch.push_back(std::move(ingest::parse_typed(json, clock_.now())).value());
     ASSERT_TRUE(writer_->submit_and_wait(std::move(batch)).status.is_ok());
   }
-  void run() { ASSERT_TRUE(runner_->run_once().is_ok()); }
+  void run() {
+    ASSERT_TRUE(runner_->run_once().is_ok());
+    expect_waiting_counts_the_instances();
+  }
+  // The stats' `waiting` counter (kept by the runner, no index) is the instances at each step.
+  void expect_waiting_counts_the_instances() {
+    auto db = std::move(storage::sqlite::Database::open((dir_ / "journeys.db").string(),
+                                                        storage::sqlite::Database::Mode::kReadOnly)).value();
+    auto rows = [&](const char* sql) {
+      std::map<std::string, std::int64_t> out;
+      auto q = std::move(db->prepare(sql)).value();
+      while (*q.step()) out[std::string(q.column_text(0))] = q.column_int(1);
+      return out;
+    };
+    EXPECT_EQ(rows("SELECT journey || ' ' || step, count FROM step_counts WHERE metric = 'waiting' AND count != 0"),
+              rows("SELECT journey || ' ' || step, count(*) FROM instances GROUP BY journey, step"));
+  }
   // The outbox as "user journey step action template" lines.
   std::vector<std::string> outbox() {
     std::vector<std::string> out;
@@ -178,6 +195,38 @@ TEST_F(RunnerTest, ErasureForgetsThePersonsJourneys) {
   restart();
   run();
   EXPECT_EQ(outbox(), bobs);  // the pending timer went with her
+}
+
+// Every way an instance moves or ends (wait_for answered or timed out, exit step, goal in a
+// wait, erasure, the last step) keeps the `waiting` counter equal to the instances (run() checks).
+TEST_F(RunnerTest, SeedJourneysKeepTheWaitingCounterExact) {
+  fs::copy("examples/journeys", dir_ / "journeys", fs::copy_options::recursive | fs::copy_options::overwrite_existing);
+  restart();
+  for (const char* user : {"ann", "bob", "cid", "dag", "eva"}) {
+    ingest(fmt::format(R"({{"type":"identify","userId":"{0}","traits":{{"email":"{0}@example.com","phone":"+46700000000","owner":"sara"}}}})", user));
+    ingest(fmt::format(R"({{"type":"track","userId":"{}","event":"Form Submitted","properties":{{"form":"guide"}}}})", user));
+  }
+  ingest(R"({"type":"track","userId":"cid","event":"Contract Signed"})");
+  ingest(R"({"type":"track","userId":"dag","event":"Subscription Cancelled"})");
+  ingest(R"({"type":"track","userId":"eva","event":"Subscription Cancelled"})");
+  run();
+  ingest(R"({"type":"track","userId":"ann","event":"Email Opened","properties":{"journey":"conversion-from-web","step":"confirmation","form":"guide"}})");
+  ingest(R"({"type":"track","userId":"bob","event":"Meeting Booked"})");     // the goal, in a wait
+  ingest(R"({"type":"track","userId":"dag","event":"Subscription Started"})");  // win-back's goal
+  run();
+  std::promise<Status> erased;
+  runner_->erase("eva", [&](Status s) { erased.set_value(s); });
+  run();
+  ASSERT_TRUE(erased.get_future().get().is_ok());
+  for (int day = 0; day < 32; ++day) {  // timeouts, the reminder, the call task, onboarding's days
+    clock_.advance(24h);
+    run();
+  }
+  auto counts = std::move(journey_store_->step_counts("conversion-from-web")).value();
+  std::int64_t waiting = 0;
+  for (const auto& c : counts) waiting += c.metric == "waiting" ? c.count : 0;
+  EXPECT_EQ(waiting, 0);  // all ended
+  EXPECT_EQ(std::move(journey_store_->open_tasks(std::string("sara"), 10)).value().size(), 2u);  // ann: call-lead; cid: onboarding-call
 }
 
 TEST_F(RunnerTest, DateTriggerEntersAtTheLocalTimeBeforeTheDate) {

@@ -103,7 +103,8 @@ CREATE INDEX deliveries_by_provider_id ON deliveries(channel, provider_id) WHERE
 -- Whose each instance is, kept after it finishes (from its `enter` effect). Erasure finds a
 -- person's outbox rows through it, by their keys' instance prefix, so that the outbox and the
 -- instances need no index by user: their inserts and deletes landed on random pages, most of
--- what a batch of due steps wrote.
+-- what a batch of due steps wrote. The number of instances at each step is a counter (metric
+-- `waiting`) that the runner keeps in the same transaction, instead of an index to count them.
 CREATE TABLE person_instances(
   user_id TEXT NOT NULL,
   instance INTEGER NOT NULL,
@@ -111,8 +112,11 @@ CREATE TABLE person_instances(
 ) WITHOUT ROWID;
 INSERT OR IGNORE INTO person_instances SELECT user_id, instance FROM effects;
 INSERT OR IGNORE INTO person_instances SELECT user_id, id FROM instances;
+INSERT INTO step_counts(journey, step, metric, count)
+  SELECT journey, step, 'waiting', count(*) FROM instances GROUP BY journey, step;
 DROP INDEX effects_by_user;
 DROP INDEX instances_by_user;
+DROP INDEX instances_by_journey;
 )sql"},
 };
 
@@ -429,15 +433,11 @@ class SqliteJourneyStore final : public JourneyStore {
   }
 
   Result<std::vector<StepCount>> step_counts(std::string_view journey) override {
-    // One statement, so the counters and the instances waiting agree (one snapshot).
-    return counts(
-        "SELECT step, metric, count FROM step_counts WHERE journey=?1 "
-        "UNION ALL SELECT step, 'waiting', count(*) FROM instances WHERE journey=?1 GROUP BY step",
-        journey);
+    return counts("SELECT step, metric, count FROM step_counts WHERE journey=?", journey);
   }
 
   Result<std::vector<StepCount>> active_by_step(std::string_view journey) override {
-    return counts("SELECT step, 'active', count(*) FROM instances WHERE journey=? GROUP BY step", journey);
+    return counts("SELECT step, 'active', count FROM step_counts WHERE journey=? AND metric='waiting'", journey);
   }
 
  private:
