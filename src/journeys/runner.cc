@@ -180,6 +180,21 @@ Status Runner::run_once() {
   }
 }
 
+Status Runner::purge_finished() {
+  while (true) {
+    TP_ASSIGN(bool more, purge_chunk());
+    if (!more) return Status::ok();
+  }
+}
+
+Result<bool> Runner::purge_chunk() {
+  constexpr int kChunk = 1000;  // a few ms: new work waits at most that long
+  batches_since_purge_ = 0;
+  TP_ASSIGN(int purged, store_.purge_finished(kChunk));
+  purge_pending_ = purged == kChunk;
+  return purge_pending_;
+}
+
 void Runner::loop() {
   int failures = 0;
   while (true) {
@@ -203,6 +218,22 @@ void Runner::loop() {
     }
     failures = 0;
     echo_pending();
+    // Ended instances' rows go when there is nothing else to do, and under constant load every
+    // 16th batch (docs/storage.md, finished_instances).
+    bool busy;
+    {
+      std::lock_guard lock(mu_);
+      busy = *more || notified_ || !erasures_.empty();
+    }
+    if (purge_pending_ && (!busy || ++batches_since_purge_ >= 16)) {
+      auto purged = purge_chunk();
+      if (!purged.is_ok()) {
+        log::error("journey runner cannot delete ended instances", {{"error", purged.status().message()}});
+        purge_pending_ = false;  // tried again once more instances end
+      } else if (*purged && !busy) {
+        continue;  // new work first, then the next chunk
+      }
+    }
     std::unique_lock lock(mu_);
     if (stopping_) return;
     if (*more || notified_ || !erasures_.empty()) {
@@ -318,6 +349,7 @@ Status Runner::persist(storage::JourneyWrite& tx, std::int64_t cursor) {
                            inst["step"].get<std::string>(), due, inst.dump()));
   }
   for (auto id : changes.finished) TP_TRY(tx.delete_instance(id));
+  if (!changes.finished.empty()) purge_pending_ = true;
   TP_TRY(tx.set_meta("events_cursor", cursor));
   TP_TRY(tx.set_meta("next_instance", static_cast<std::int64_t>(engine_->next_instance_id())));
   TP_TRY(tx.set_meta("echo_cursor", echo_acked_));

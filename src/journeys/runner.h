@@ -67,6 +67,8 @@ class Runner {
 
   // Runs until nothing is due and the log is consumed (tests with a ManualClock).
   Status run_once();
+  // Deletes the rows of every ended instance (the thread does it a chunk at a time when idle).
+  Status purge_finished();
 
  private:
   Runner(storage::Store& events, storage::JourneyStore& store, const Clock& clock, MetricsRegistry& metrics,
@@ -76,6 +78,8 @@ class Runner {
   // One transaction's worth of work; true when more is waiting.
   Result<bool> step();
   Status persist(storage::JourneyWrite& tx, std::int64_t cursor);
+  // One transaction deleting ended instances' rows; true when more remain.
+  Result<bool> purge_chunk();
   void echo_pending();
   std::string echo_message(const storage::OutboxRow& row, storage::Reader& reader);
 
@@ -98,6 +102,8 @@ class Runner {
   std::int64_t echoed_ = 0;  // the echo position last persisted
   std::atomic<std::int64_t> echo_acked_{0};  // last outbox seq the profile store acknowledged
   std::atomic<bool> echo_in_flight_{false};
+  bool purge_pending_ = true;  // ended instances' rows may be left (unknown after a start)
+  int batches_since_purge_ = 0;
 
   std::mutex mu_;
   std::condition_variable cv_;

@@ -88,7 +88,15 @@ class RunnerTest : public ::testing::Test {
       return out;
     };
     EXPECT_EQ(rows("SELECT journey || ' ' || step, count FROM step_counts WHERE metric = 'waiting' AND count != 0"),
-              rows("SELECT journey || ' ' || step, count(*) FROM instances GROUP BY journey, step"));
+              rows("SELECT journey || ' ' || step, count(*) FROM instances "
+                   "WHERE id NOT IN (SELECT id FROM finished_instances) GROUP BY journey, step"));
+  }
+  std::int64_t count(const char* sql) {
+    auto db = std::move(storage::sqlite::Database::open((dir_ / "journeys.db").string(),
+                                                        storage::sqlite::Database::Mode::kReadOnly)).value();
+    auto q = std::move(db->prepare(sql)).value();
+    EXPECT_TRUE(*q.step());
+    return q.column_int(0);
   }
   // The outbox as "user journey step action template" lines.
   std::vector<std::string> outbox() {
@@ -227,6 +235,15 @@ TEST_F(RunnerTest, SeedJourneysKeepTheWaitingCounterExact) {
   for (const auto& c : counts) waiting += c.metric == "waiting" ? c.count : 0;
   EXPECT_EQ(waiting, 0);  // all ended
   EXPECT_EQ(std::move(journey_store_->open_tasks(std::string("sara"), 10)).value().size(), 2u);  // ann: call-lead; cid: onboarding-call
+
+  // Ended instances' rows stay until purged, and are not loaded again.
+  EXPECT_EQ(count("SELECT count(*) FROM instances"), 6);  // eva's went with her
+  restart();
+  run();
+  EXPECT_EQ(metrics_.gauge("touchpoint_journey_active_instances", "").value(), 0);
+  ASSERT_TRUE(runner_->purge_finished().is_ok());
+  EXPECT_EQ(count("SELECT count(*) FROM instances"), 0);
+  EXPECT_EQ(count("SELECT count(*) FROM finished_instances"), 0);
 }
 
 TEST_F(RunnerTest, DateTriggerEntersAtTheLocalTimeBeforeTheDate) {

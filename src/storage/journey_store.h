@@ -69,6 +69,7 @@ class JourneyWrite {
   virtual Status put_person(std::string_view user_id, std::string_view state) = 0;
   virtual Status put_instance(std::uint64_t id, std::string_view journey, std::string_view user_id,
                               std::string_view step, std::optional<Timestamp> due, std::string_view state) = 0;
+  // The instance ended: it is no longer loaded. Its row goes later (JourneyStore::purge_finished).
   virtual Status delete_instance(std::uint64_t id) = 0;
   // GDPR erasure: the person's state, instances, outbox rows, deliveries and tasks.
   virtual Status delete_user(std::string_view user_id) = 0;
@@ -90,6 +91,9 @@ class JourneyStore {
   virtual ~JourneyStore() = default;
 
   virtual Result<std::unique_ptr<JourneyWrite>> begin_write() = 0;
+  // In a transaction of its own: deletes the rows of up to `limit` ended instances, returns how
+  // many. Housekeeping, not synced (a purge lost in a crash is done again).
+  virtual Result<int> purge_finished(int limit) = 0;
 
   virtual Result<std::optional<std::int64_t>> meta(std::string_view name) = 0;
   virtual Result<std::vector<JourneyVersionRow>> versions() = 0;

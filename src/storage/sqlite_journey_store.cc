@@ -105,6 +105,10 @@ CREATE INDEX deliveries_by_provider_id ON deliveries(channel, provider_id) WHERE
 -- instances need no index by user: their inserts and deletes landed on random pages, most of
 -- what a batch of due steps wrote. The number of instances at each step is a counter (metric
 -- `waiting`) that the runner keeps in the same transaction, instead of an index to count them.
+-- An ended instance is listed in finished_instances (an append) and is no longer loaded; its
+-- row is deleted later, when the runner has nothing else to do (a delete from the middle of the
+-- table costs more than the rest of the step).
+CREATE TABLE finished_instances(id INTEGER PRIMARY KEY);
 CREATE TABLE person_instances(
   user_id TEXT NOT NULL,
   instance INTEGER NOT NULL,
@@ -177,7 +181,8 @@ DeliveryRow read_delivery(const Statement& q) {
 struct Statements {
   Statement put_version, put_person, put_instance, delete_instance, add_effect, add_person_instance, add_task,
       add_count, set_meta, put_delivery;
-  Statement person_instances, delete_instance_effects, delete_user[4];
+  Statement person_instances, delete_instance_effects, delete_instance_row, delete_finished, finished_ids,
+      delete_user[4];
 
   static Result<Statements> prepare(Database& db) {
     Statements s;
@@ -186,7 +191,10 @@ struct Statements {
     TP_ASSIGN(s.put_person, db.prepare("INSERT OR REPLACE INTO people(user_id, state) VALUES(?,?)"));
     TP_ASSIGN(s.put_instance, db.prepare(
         "INSERT OR REPLACE INTO instances(id, journey, user_id, step, due, state) VALUES(?,?,?,?,?,?)"));
-    TP_ASSIGN(s.delete_instance, db.prepare("DELETE FROM instances WHERE id=?"));
+    TP_ASSIGN(s.delete_instance, db.prepare("INSERT OR IGNORE INTO finished_instances(id) VALUES(?)"));
+    TP_ASSIGN(s.delete_instance_row, db.prepare("DELETE FROM instances WHERE id=?"));
+    TP_ASSIGN(s.delete_finished, db.prepare("DELETE FROM finished_instances WHERE id=?"));
+    TP_ASSIGN(s.finished_ids, db.prepare("SELECT id FROM finished_instances ORDER BY id LIMIT ?"));
     TP_ASSIGN(s.add_effect, db.prepare(
         "INSERT OR IGNORE INTO effects(key, instance, user_id, journey, step, action, time, body) VALUES(?,?,?,?,?,?,?,?)"));
     TP_ASSIGN(s.add_person_instance,
@@ -240,7 +248,7 @@ class SqliteJourneyWrite final : public JourneyWrite {
     TP_TRY(each_row(s_.person_instances.bind(1, user_id), [&](const Statement& r) { instances.push_back(r.column_int(0)); }));
     for (std::int64_t id : instances) {
       TP_TRY(s_.delete_instance_effects.bind(1, std::to_string(id)).run());
-      TP_TRY(s_.delete_instance.bind(1, id).run());
+      TP_TRY(s_.delete_instance_row.bind(1, id).run());
     }
     for (auto& q : s_.delete_user) TP_TRY(q.bind(1, user_id).run());
     return Status::ok();
@@ -309,6 +317,25 @@ class SqliteJourneyStore final : public JourneyStore {
     return std::unique_ptr<JourneyWrite>(new SqliteJourneyWrite(*db_, *s_, std::move(lock)));
   }
 
+  Result<int> purge_finished(int limit) override {
+    std::lock_guard lock(write_mu_);
+    // NORMAL in WAL mode: this commit is not synced; the next FULL commit syncs it with its own.
+    TP_TRY(db_->exec("PRAGMA synchronous=NORMAL"));
+    Status s = db_->exec("BEGIN IMMEDIATE");
+    std::vector<std::int64_t> ids;
+    if (s.is_ok())
+      s = each_row(s_->finished_ids.bind(1, std::int64_t{limit}), [&](const Statement& r) { ids.push_back(r.column_int(0)); });
+    for (size_t i = 0; i < ids.size() && s.is_ok(); ++i) {
+      s = s_->delete_instance_row.bind(1, ids[i]).run();
+      if (s.is_ok()) s = s_->delete_finished.bind(1, ids[i]).run();
+    }
+    if (s.is_ok()) s = db_->exec("COMMIT");
+    else (void)db_->exec("ROLLBACK");
+    TP_TRY(db_->exec("PRAGMA synchronous=FULL"));
+    TP_TRY(s);
+    return static_cast<int>(ids.size());
+  }
+
   Result<std::optional<std::int64_t>> meta(std::string_view name) override {
     std::lock_guard lock(read_mu_);
     TP_ASSIGN(Statement q, read_->prepare("SELECT value FROM meta WHERE name=?"));
@@ -337,7 +364,8 @@ class SqliteJourneyStore final : public JourneyStore {
     Status s = people.is_ok() ? each_row(*people, [&](const Statement& r) { person(r.column_text(0), r.column_text(1)); })
                               : people.status();
     if (s.is_ok()) {
-      auto instances = read_->prepare("SELECT state FROM instances ORDER BY id");
+      auto instances =
+          read_->prepare("SELECT state FROM instances WHERE id NOT IN (SELECT id FROM finished_instances) ORDER BY id");
       s = instances.is_ok() ? each_row(*instances, [&](const Statement& r) { instance(r.column_text(0)); })
                             : instances.status();
     }
