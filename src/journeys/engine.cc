@@ -246,6 +246,12 @@ void Effect::append_json(std::string& out) const {
   append_json_string(out, step);
   out += R"(,"action":)"sv;
   append_json_string(out, action);
+  append_details_json(out);
+  out += '}';
+}
+
+void Effect::append_details_json(std::string& out) const {
+  using namespace std::string_view_literals;
   auto field = [&](std::string_view key, std::string_view v) {  // key: ,"name":
     if (v.empty()) return;
     out += key;
@@ -261,7 +267,6 @@ void Effect::append_json(std::string& out) const {
     if (value.is_string()) append_json_string(out, value.get_ref<const std::string&>());  // the same text, faster
     else out += value.dump();
   }
-  out += '}';
 }
 
 Engine::Engine(Workspace workspace, EffectSink sink)

@@ -69,6 +69,9 @@ struct Effect {
   // One JSON object, keys in a fixed order: the simulation output line.
   std::string to_json() const;
   void append_json(std::string& out) const;
+  // What only some actions have (channel, template, reason, assignee, trait and value), each as
+  // `,"name":value`.
+  void append_details_json(std::string& out) const;
 };
 
 using EffectSink = std::function<void(const Effect&)>;

@@ -319,15 +319,16 @@ Status Runner::persist(storage::JourneyWrite& tx, std::int64_t cursor) {
   std::map<std::tuple<std::string, std::string, std::string>, std::int64_t> counts = engagement_;
   std::string body;
   for (const Effect& e : effects_) {
-    body = e.to_json();
-    body.pop_back();
-    body += ",\"instance\":" + std::to_string(e.instance) + ",\"key\":";
-    append_json_string(body, e.key);
+    // Only what the row's columns do not hold (time, user, journey, step, action, instance, key).
+    body.clear();
+    e.append_details_json(body);  // each field as ,"name":value
     if (e.action == "send" || e.action == "webhook") body += e.commercial ? ",\"commercial\":true" : ",\"commercial\":false";
     if (!e.entry.empty() && (e.action == "send" || e.action == "webhook")) {
       body += ",\"event\":";  // for the message template (event.*)
       body += e.entry;
     }
+    if (body.empty()) body.push_back('{');
+    else body[0] = '{';  // the first field's comma
     body += "}";
     TP_ASSIGN(bool fresh, tx.add_effect({0, e.key, e.instance, std::string(e.user_id), std::string(e.journey),
                                          std::string(e.step), std::string(e.action), e.time, body}));

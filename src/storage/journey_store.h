@@ -34,7 +34,9 @@ struct OutboxRow {
   std::uint64_t instance = 0;
   std::string user_id, journey, step, action;
   Timestamp time{};
-  std::string body;  // the effect as JSON (the simulation line plus key and instance)
+  // JSON: what the columns do not hold (channel, template, reason, assignee, trait/value,
+  // commercial, event). Older rows repeat the columns in it.
+  std::string body;
 };
 
 struct TaskRow {
