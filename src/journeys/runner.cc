@@ -188,10 +188,10 @@ Status Runner::purge_finished() {
 }
 
 Result<bool> Runner::purge_chunk() {
-  constexpr int kChunk = 1000;  // a few ms: new work waits at most that long
-  batches_since_purge_ = 0;
+  constexpr int kChunk = 1000;  // ~4 ms: new work waits at most that long
   TP_ASSIGN(int purged, store_.purge_finished(kChunk));
   purge_pending_ = purged == kChunk;
+  unpurged_ = purge_pending_ ? std::max<std::int64_t>(0, unpurged_ - purged) : 0;
   return purge_pending_;
 }
 
@@ -218,14 +218,14 @@ void Runner::loop() {
     }
     failures = 0;
     echo_pending();
-    // Ended instances' rows go when there is nothing else to do, and under constant load every
-    // 16th batch (docs/storage.md, finished_instances).
+    // Ended instances' rows go when nothing has arrived since the last sleep ended, and with
+    // 100,000 of them waiting a chunk per batch (docs/storage.md, finished_instances).
     bool busy;
     {
       std::lock_guard lock(mu_);
       busy = *more || notified_ || !erasures_.empty();
     }
-    if (purge_pending_ && (!busy || ++batches_since_purge_ >= 16)) {
+    if (purge_pending_ && ((quiet_ && !busy) || unpurged_ >= 100000)) {
       auto purged = purge_chunk();
       if (!purged.is_ok()) {
         log::error("journey runner cannot delete ended instances", {{"error", purged.status().message()}});
@@ -247,6 +247,7 @@ void Runner::loop() {
       wait = std::clamp(until, std::chrono::milliseconds(0), wait);
     }
     cv_.wait_for(lock, wait, [&] { return stopping_ || notified_ || !erasures_.empty(); });
+    quiet_ = !notified_ && erasures_.empty();  // woken by the clock, not by new events
     notified_ = false;
     if (stopping_) return;
   }
@@ -351,6 +352,7 @@ Status Runner::persist(storage::JourneyWrite& tx, std::int64_t cursor) {
   }
   for (auto id : changes.finished) TP_TRY(tx.delete_instance(id));
   if (!changes.finished.empty()) purge_pending_ = true;
+  unpurged_ += static_cast<std::int64_t>(changes.finished.size());
   TP_TRY(tx.set_meta("events_cursor", cursor));
   TP_TRY(tx.set_meta("next_instance", static_cast<std::int64_t>(engine_->next_instance_id())));
   TP_TRY(tx.set_meta("echo_cursor", echo_acked_));

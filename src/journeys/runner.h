@@ -103,7 +103,8 @@ class Runner {
   std::atomic<std::int64_t> echo_acked_{0};  // last outbox seq the profile store acknowledged
   std::atomic<bool> echo_in_flight_{false};
   bool purge_pending_ = true;  // ended instances' rows may be left (unknown after a start)
-  int batches_since_purge_ = 0;
+  std::int64_t unpurged_ = 0;  // ended since the purge caught up (0 after a start: unknown)
+  bool quiet_ = false;         // the last sleep ended without new events
 
   std::mutex mu_;
   std::condition_variable cv_;
