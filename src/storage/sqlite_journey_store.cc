@@ -330,7 +330,7 @@ class SqliteJourneyStore final : public JourneyStore {
       if (s.is_ok()) s = s_->delete_finished.bind(1, ids[i]).run();
     }
     if (s.is_ok()) s = db_->exec("COMMIT");
-    else (void)db_->exec("ROLLBACK");
+    if (!s.is_ok()) (void)db_->exec("ROLLBACK");
     TP_TRY(db_->exec("PRAGMA synchronous=FULL"));
     TP_TRY(s);
     return static_cast<int>(ids.size());
