@@ -190,9 +190,8 @@ Status Runner::purge_finished() {
 Result<bool> Runner::purge_chunk() {
   constexpr int kChunk = 1000;  // ~4 ms: new work waits at most that long
   TP_ASSIGN(int purged, store_.purge_finished(kChunk));
-  purge_pending_ = purged == kChunk;
-  unpurged_ = purge_pending_ ? std::max<std::int64_t>(0, unpurged_ - purged) : 0;
-  return purge_pending_;
+  unpurged_ = purged < kChunk ? 0 : std::max<std::int64_t>(1, unpurged_ - purged);
+  return unpurged_ > 0;
 }
 
 void Runner::loop() {
@@ -225,11 +224,11 @@ void Runner::loop() {
       std::lock_guard lock(mu_);
       busy = *more || notified_ || !erasures_.empty();
     }
-    if (purge_pending_ && ((quiet_ && !busy) || unpurged_ >= 100000)) {
+    if (unpurged_ > 0 && ((quiet_ && !busy) || unpurged_ >= 100000)) {
       auto purged = purge_chunk();
       if (!purged.is_ok()) {
         log::error("journey runner cannot delete ended instances", {{"error", purged.status().message()}});
-        purge_pending_ = false;  // tried again once more instances end
+        unpurged_ = 0;  // tried again once more instances end
       } else if (*purged && !busy) {
         continue;  // new work first, then the next chunk
       }
@@ -351,7 +350,6 @@ Status Runner::persist(storage::JourneyWrite& tx, std::int64_t cursor) {
                            inst["step"].get<std::string>(), due, inst.dump()));
   }
   for (auto id : changes.finished) TP_TRY(tx.delete_instance(id));
-  if (!changes.finished.empty()) purge_pending_ = true;
   unpurged_ += static_cast<std::int64_t>(changes.finished.size());
   TP_TRY(tx.set_meta("events_cursor", cursor));
   TP_TRY(tx.set_meta("next_instance", static_cast<std::int64_t>(engine_->next_instance_id())));

@@ -102,8 +102,8 @@ class Runner {
   std::int64_t echoed_ = 0;  // the echo position last persisted
   std::atomic<std::int64_t> echo_acked_{0};  // last outbox seq the profile store acknowledged
   std::atomic<bool> echo_in_flight_{false};
-  bool purge_pending_ = true;  // ended instances' rows may be left (unknown after a start)
-  std::int64_t unpurged_ = 0;  // ended since the purge caught up (0 after a start: unknown)
+  // Ended instances whose rows are not purged yet: at least this many (1 after a start: unknown).
+  std::int64_t unpurged_ = 1;
   bool quiet_ = false;         // the last sleep ended without new events
 
   std::mutex mu_;

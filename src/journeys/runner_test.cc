@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <map>
+#include <thread>
 
 #include "base/time_format.h"
 #include "ingest/parser.h"
@@ -79,24 +81,21 @@ class RunnerTest : public ::testing::Test {
   }
   // The stats' `waiting` counter (kept by the runner, no index) is the instances at each step.
   void expect_waiting_counts_the_instances() {
-    auto db = std::move(storage::sqlite::Database::open((dir_ / "journeys.db").string(),
-                                                        storage::sqlite::Database::Mode::kReadOnly)).value();
-    auto rows = [&](const char* sql) {
-      std::map<std::string, std::int64_t> out;
-      auto q = std::move(db->prepare(sql)).value();
-      while (*q.step()) out[std::string(q.column_text(0))] = q.column_int(1);
-      return out;
-    };
     EXPECT_EQ(rows("SELECT journey || ' ' || step, count FROM step_counts WHERE metric = 'waiting' AND count != 0"),
               rows("SELECT journey || ' ' || step, count(*) FROM instances "
                    "WHERE id NOT IN (SELECT id FROM finished_instances) GROUP BY journey, step"));
   }
-  std::int64_t count(const char* sql) {
+  // journeys.db read directly: (text, count) rows as a map.
+  std::map<std::string, std::int64_t> rows(const char* sql) {
     auto db = std::move(storage::sqlite::Database::open((dir_ / "journeys.db").string(),
                                                         storage::sqlite::Database::Mode::kReadOnly)).value();
+    std::map<std::string, std::int64_t> out;
     auto q = std::move(db->prepare(sql)).value();
-    EXPECT_TRUE(*q.step());
-    return q.column_int(0);
+    while (*q.step()) out[std::string(q.column_text(0))] = q.column_int(1);
+    return out;
+  }
+  std::int64_t count(const char* table) {
+    return rows(fmt::format("SELECT '', count(*) FROM {}", table).c_str())[""];
   }
   // The outbox as "user journey step action template" lines.
   std::vector<std::string> outbox() {
@@ -237,13 +236,36 @@ TEST_F(RunnerTest, SeedJourneysKeepTheWaitingCounterExact) {
   EXPECT_EQ(std::move(journey_store_->open_tasks(std::string("sara"), 10)).value().size(), 2u);  // ann: call-lead; cid: onboarding-call
 
   // Ended instances' rows stay until purged, and are not loaded again.
-  EXPECT_EQ(count("SELECT count(*) FROM instances"), 6);  // eva's went with her
+  EXPECT_EQ(count("instances"), 6);  // eva's went with her
   restart();
   run();
   EXPECT_EQ(metrics_.gauge("touchpoint_journey_active_instances", "").value(), 0);
   ASSERT_TRUE(runner_->purge_finished().is_ok());
-  EXPECT_EQ(count("SELECT count(*) FROM instances"), 0);
-  EXPECT_EQ(count("SELECT count(*) FROM finished_instances"), 0);
+  EXPECT_EQ(count("instances"), 0);
+  EXPECT_EQ(count("finished_instances"), 0);
+}
+
+TEST_F(RunnerTest, TheRunningThreadPurgesEndedInstancesWhenIdle) {
+  write_journey("hello.yaml", R"(id: hello
+name: Hello
+send_type: transactional
+entry: {event: Signed Up, reentry: always}
+steps:
+  - id: hello
+    send: {channel: email, template: hello}
+)");
+  restart();
+  runner_->start();
+  for (int i = 0; i < 3; ++i) ingest(R"({"type":"track","userId":"ann","event":"Signed Up"})");
+  runner_->notify();
+  // Each instance ends at once; the rows go once the thread wakes with nothing new (<= 1 s).
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while ((outbox().size() < 9 || count("instances") > 0 || count("finished_instances") > 0) &&
+         std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(outbox().size(), 9u);  // enter, send, exit each
+  EXPECT_EQ(count("instances"), 0);
+  EXPECT_EQ(count("finished_instances"), 0);
 }
 
 TEST_F(RunnerTest, DateTriggerEntersAtTheLocalTimeBeforeTheDate) {
