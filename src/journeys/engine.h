@@ -194,6 +194,8 @@ class Engine {
   Instance* find_instance(std::uint64_t id);
   Instance& new_instance(std::uint64_t id);
   void free_instance(std::uint64_t id);
+  Instance* first_of(const Person& p);
+  Instance* next_of(const Instance& inst);
   void link(Person& p, Instance& inst);    // appends to the person's active instances
   void unlink(Person& p, Instance& inst);
   bool entered(const Person& p, std::uint32_t journey) const;
