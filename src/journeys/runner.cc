@@ -3,11 +3,13 @@
 #include <fmt/format.h>
 
 #include <filesystem>
+#include <unordered_set>
 
 #include "base/json_text.h"
 #include "base/log.h"
 #include "base/thread.h"
 #include "base/time_format.h"
+#include "profiles/writer.h"
 
 namespace tp::journeys {
 namespace {
@@ -111,9 +113,24 @@ Status Runner::restore(Workspace& workspace) {
   for (const Journey& j : engine_->workspace().journeys)
     if (!j.retired) current_.push_back(&j);
   TP_ASSIGN(reader_, events_.open_reader());
+  // People erased from the profile store while no runner ran (serve without --journeys), or
+  // before the runner took the erasure in (a crash in between), are forgotten now. Checked
+  // only when the store has erased someone since the last check.
+  TP_ASSIGN(auto erased, reader_->erased_hashes());
+  TP_ASSIGN(auto checked, store_.meta("erasures_checked"));
+  std::unordered_set<std::string> erased_set;
+  std::string salt;
+  if (static_cast<std::int64_t>(erased.size()) != checked.value_or(0)) {
+    erased_set.insert(std::make_move_iterator(erased.begin()), std::make_move_iterator(erased.end()));
+    TP_ASSIGN(salt, events_.secret("erasure_salt"));
+    erasures_checked_ = static_cast<std::int64_t>(erased_set.size());
+  }
+  std::vector<std::string> late_erasures;
   Status failed = Status::ok();
   TP_TRY(store_.load(
       [&](std::string_view user, std::string_view state) {
+        if (!erased_set.empty() && erased_set.count(profiles::erasure_hash(salt, storage::IdentityKind::kUser, user)))
+          late_erasures.emplace_back(user);
         engine_->restore_person(std::string(user), Json::parse(state));
       },
       [&](std::string_view state) {
@@ -122,6 +139,12 @@ Status Runner::restore(Workspace& workspace) {
       }));
   TP_TRY(failed);
   engine_->track_changes(true);
+  if (!late_erasures.empty()) {
+    log::info("journey runner forgets people erased while it was not running",
+              {{"people", std::to_string(late_erasures.size())}});
+    std::lock_guard lock(mu_);
+    for (auto& user : late_erasures) erasures_.emplace_back(std::move(user), [](Status) {});
+  }
   TP_ASSIGN(auto next, store_.meta("next_instance"));
   if (next) engine_->set_next_instance_id(static_cast<std::uint64_t>(*next));
   TP_ASSIGN(auto cursor, store_.meta("events_cursor"));
@@ -291,11 +314,13 @@ Result<bool> Runner::step() {
   }
 
   Status s = Status::ok();
-  if (!effects_.empty() || cursor != cursor_ || !forgotten.empty() || echo_acked_ != echoed_ || !engagement_.empty()) {
+  if (!effects_.empty() || cursor != cursor_ || !forgotten.empty() || echo_acked_ != echoed_ || !engagement_.empty() ||
+      erasures_checked_) {
     auto tx = store_.begin_write();
     s = tx.is_ok() ? Status::ok() : tx.status();
     for (const auto& user : forgotten)
       if (s.is_ok()) s = (*tx)->delete_user(user);
+    if (s.is_ok() && erasures_checked_) s = (*tx)->set_meta("erasures_checked", *erasures_checked_);
     if (s.is_ok()) s = persist(**tx, cursor);
     if (s.is_ok()) s = (*tx)->commit();
   } else {
@@ -303,6 +328,7 @@ Result<bool> Runner::step() {
   }
   for (auto& [user, done] : erasures) done(s);
   TP_TRY(s);
+  erasures_checked_.reset();
   cursor_ = cursor;
   echoed_ = echo_acked_;
   if (options_.committed && !effects_.empty()) options_.committed(effects_);

@@ -24,6 +24,7 @@
 #include <tuple>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -102,6 +103,9 @@ class Runner {
   std::int64_t echoed_ = 0;  // the echo position last persisted
   std::atomic<std::int64_t> echo_acked_{0};  // last outbox seq the profile store acknowledged
   std::atomic<bool> echo_in_flight_{false};
+  // The count of the profile store's erased identities that restore() checked the people
+  // against; written with the next commit (then the next start need not check again).
+  std::optional<std::int64_t> erasures_checked_;
   // Ended instances whose rows are not purged yet: at least this many (1 after a start: unknown).
   std::int64_t unpurged_ = 1;
   bool quiet_ = false;         // the last sleep ended without new events

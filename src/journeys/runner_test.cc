@@ -204,6 +204,34 @@ TEST_F(RunnerTest, ErasureForgetsThePersonsJourneys) {
   EXPECT_EQ(outbox(), bobs);  // the pending timer went with her
 }
 
+// An erasure while no runner runs (serve without --journeys, or a crash before the runner took
+// it in) still reaches journeys.db: the next start forgets the person, once.
+TEST_F(RunnerTest, ErasureWhileNoRunnerRanIsDoneAtTheNextStart) {
+  write_journey("nudge.yaml", with_template(kDelayJourney, "later"));
+  restart();
+  for (const char* user : {"ann", "bob"}) {
+    ingest(fmt::format(R"({{"type":"identify","userId":"{0}","traits":{{"email":"{0}@example.com","owner":"sara"}}}})", user));
+    ingest(fmt::format(R"({{"type":"track","userId":"{}","event":"Signed Up"}})", user));
+  }
+  run();  // both wait in `later`
+  runner_.reset();
+  std::promise<Status> erased;
+  writer_->erase("ann", [&](const profiles::WriteOutcome& o) { erased.set_value(o.status); });
+  ASSERT_TRUE(erased.get_future().get().is_ok());
+  EXPECT_EQ(count("people"), 2);
+
+  restart();
+  run();  // also checks the waiting counter: ann's instance left it
+  EXPECT_EQ(rows("SELECT user_id, count(*) FROM people GROUP BY user_id"), (std::map<std::string, std::int64_t>{{"bob", 1}}));
+  EXPECT_EQ(rows("SELECT user_id, count(*) FROM effects GROUP BY user_id"), (std::map<std::string, std::int64_t>{{"bob", 2}}));
+  EXPECT_EQ(rows("SELECT name, value FROM meta WHERE name = 'erasures_checked'"), (std::map<std::string, std::int64_t>{{"erasures_checked", 1}}));
+  clock_.advance(2h);
+  run();
+  EXPECT_EQ(outbox(), (std::vector<std::string>{"bob nudge hello enter", "bob nudge hello send hello",
+                                                "bob nudge later send later", "bob nudge call task call",
+                                                "bob nudge call exit"}));
+}
+
 // Every way an instance moves or ends (wait_for answered or timed out, exit step, goal in a
 // wait, erasure, the last step) keeps the `waiting` counter equal to the instances (run() checks).
 TEST_F(RunnerTest, SeedJourneysKeepTheWaitingCounterExact) {

@@ -353,8 +353,12 @@ Status ProfileWriter::erase_person(WriteTransaction& tx, const std::string& user
   return tx.delete_profile(*profile);
 }
 
+std::string erasure_hash(std::string_view salt, IdentityKind kind, std::string_view value) {
+  return hmac_sha256(salt, fmt::format("{}:{}", static_cast<int>(kind), value));
+}
+
 std::string ProfileWriter::identity_hash(IdentityKind kind, std::string_view value) const {
-  return hmac_sha256(salt_, fmt::format("{}:{}", static_cast<int>(kind), value));
+  return erasure_hash(salt_, kind, value);
 }
 
 bool ProfileWriter::is_erased(const ingest::Message& m) const {

@@ -39,6 +39,10 @@
 
 namespace tp::profiles {
 
+// The keyed hash by which an erased identity is remembered, never the id itself: HMAC-SHA256
+// under the store's "erasure_salt" secret. The journey runner checks its people against it too.
+std::string erasure_hash(std::string_view salt, storage::IdentityKind kind, std::string_view value);
+
 struct WriteOutcome {
   Status status;
   int stored = 0;      // new events written
