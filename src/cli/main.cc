@@ -1,6 +1,8 @@
 // touchpoint: one binary, subcommands (docs/operations.md).
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <iostream>
+#include <string>
 
 #include "cli/commands.h"
 
@@ -16,6 +18,20 @@ int main(int argc, char** argv) {
   tp::cli::add_simulate(app, exit_status);
   tp::cli::add_outbox(app, exit_status);
   tp::cli::add_template(app, exit_status);
+  // An unknown command is named (CLI11 would only say that a subcommand is required).
+  CLI::App* at = &app;
+  std::string path = "touchpoint";
+  for (int i = 1; i < argc && argv[i][0] != '-'; ++i) {
+    auto subs = at->get_subcommands([](CLI::App*) { return true; });
+    if (subs.empty()) break;  // a command's own arguments follow
+    auto found = std::find_if(subs.begin(), subs.end(), [&](CLI::App* sub) { return sub->check_name(argv[i]); });
+    if (found == subs.end()) {
+      std::cerr << "touchpoint: unknown command '" << argv[i] << "' (see " << path << " --help)\n";
+      return 1;
+    }
+    at = *found;
+    path += " " + at->get_name();
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp&) {

@@ -85,6 +85,10 @@ test('usage errors exit 1 with one line; --help exits 0 everywhere', () => {
     assert.equal(r.status, 1, `${args.join(' ')}: ${r.stderr}`);
     assert.match(r.stderr, /^touchpoint: .+\n$/, `${args.join(' ')}: ${r.stderr}`);
   }
+  for (const [args, path] of [[['frobnicate'], 'touchpoint'], [['journey', 'frobnicate'], 'touchpoint journey']]) {
+    const r = cli(args);
+    assert.equal(r.stderr, `touchpoint: unknown command 'frobnicate' (see ${path} --help)\n`);
+  }
   for (const args of [['--help'], ['serve', '--help'], ['key', '--help'], ['key', 'create', '--help'], ['import', '--help']]) {
     const r = cli(args);
     assert.equal(r.status, 0, args.join(' '));
