@@ -37,7 +37,7 @@ Status configure(Database& db) {
 struct WriteStatements {
   Statement find_identity, create_profile, primary_user, set_primary_user, link_identity, identities,
       has_message, insert_event, upsert_trait, upsert_consent, upsert_group, add_erased,
-      set_intake_position;
+      set_intake_position, savepoint, release;
 
   static Result<WriteStatements> prepare(Database& db) {
     WriteStatements s;
@@ -50,6 +50,9 @@ struct WriteStatements {
         "ON CONFLICT(kind, value) DO UPDATE SET profile_id=excluded.profile_id"));
     TP_ASSIGN(s.identities, db.prepare("SELECT kind, value FROM identities WHERE profile_id=? ORDER BY kind, value"));
     TP_ASSIGN(s.has_message, db.prepare("SELECT 1 FROM events WHERE message_id=?"));
+    // One per request in a group commit: prepared, not parsed again each time.
+    TP_ASSIGN(s.savepoint, db.prepare("SAVEPOINT part"));
+    TP_ASSIGN(s.release, db.prepare("RELEASE part"));
     TP_ASSIGN(s.insert_event, db.prepare(
         "INSERT INTO events(profile_id, message_id, type, event, ts, received_at, body) VALUES(?,?,?,?,?,?,?)"));
     TP_ASSIGN(s.upsert_trait, db.prepare(
@@ -207,8 +210,8 @@ class SqliteWriteTransaction final : public WriteTransaction {
     return s_.set_intake_position.bind(1, static_cast<std::int64_t>(position)).run();
   }
 
-  Status savepoint() override { return db_.exec("SAVEPOINT part"); }
-  Status release_savepoint() override { return db_.exec("RELEASE part"); }
+  Status savepoint() override { return s_.savepoint.run(); }
+  Status release_savepoint() override { return s_.release.run(); }
   Status rollback_to_savepoint() override {
     TP_TRY(db_.exec("ROLLBACK TO part"));
     return db_.exec("RELEASE part");
