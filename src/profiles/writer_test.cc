@@ -79,12 +79,16 @@ TEST_P(ProfileWriterTest, OneGroupAppliesRequestsInOrderIncludingErasure) {
   submit([&](auto done) { writer_->erase("u1", done); });
   submit([&](auto done) { writer_->submit(message(R"({"type":"identify","userId":"u1","messageId":"m2"})"), done); });
   submit([&](auto done) { writer_->erase("nobody", done); });
+  // After a request rolled back to its savepoint, the next one takes a savepoint again.
+  submit([&](auto done) { writer_->submit(message(R"({"type":"identify","userId":"u2","messageId":"m3"})"), done); });
   writer_->start();
   EXPECT_EQ(results[0].get().stored, 1);
   EXPECT_TRUE(results[1].get().status.is_ok());
   EXPECT_EQ(results[2].get().erased, 1);  // the erasure before it in the same commit counts
   EXPECT_EQ(results[3].get().status.code(), StatusCode::kNotFound);  // fails alone
+  EXPECT_EQ(results[4].get().stored, 1);
   EXPECT_EQ(card_status("u1"), StatusCode::kNotFound);
+  EXPECT_EQ(card_status("u2"), StatusCode::kOk);
   EXPECT_EQ(metrics_.histogram("touchpoint_commit_group_requests", "", {}).count(), 1);
 }
 

@@ -179,7 +179,7 @@ DeliveryRow read_delivery(const Statement& q) {
 }
 
 struct Statements {
-  Statement put_version, put_person, put_instance, delete_instance, add_effect, add_person_instance, add_task,
+  Statement put_version, put_person, put_instance, finish_instance, add_effect, add_person_instance, add_task,
       add_count, set_meta, put_delivery;
   Statement person_instances, delete_instance_effects, delete_instance_row, delete_finished, finished_ids,
       delete_user[4];
@@ -191,7 +191,7 @@ struct Statements {
     TP_ASSIGN(s.put_person, db.prepare("INSERT OR REPLACE INTO people(user_id, state) VALUES(?,?)"));
     TP_ASSIGN(s.put_instance, db.prepare(
         "INSERT OR REPLACE INTO instances(id, journey, user_id, step, due, state) VALUES(?,?,?,?,?,?)"));
-    TP_ASSIGN(s.delete_instance, db.prepare("INSERT OR IGNORE INTO finished_instances(id) VALUES(?)"));
+    TP_ASSIGN(s.finish_instance, db.prepare("INSERT OR IGNORE INTO finished_instances(id) VALUES(?)"));
     TP_ASSIGN(s.delete_instance_row, db.prepare("DELETE FROM instances WHERE id=?"));
     TP_ASSIGN(s.delete_finished, db.prepare("DELETE FROM finished_instances WHERE id=?"));
     TP_ASSIGN(s.finished_ids, db.prepare("SELECT id FROM finished_instances ORDER BY id LIMIT ?"));
@@ -242,7 +242,7 @@ class SqliteJourneyWrite final : public JourneyWrite {
     else q.bind_null(5);
     return q.run();
   }
-  Status delete_instance(std::uint64_t id) override { return s_.delete_instance.bind(1, static_cast<std::int64_t>(id)).run(); }
+  Status delete_instance(std::uint64_t id) override { return s_.finish_instance.bind(1, static_cast<std::int64_t>(id)).run(); }
   Status delete_user(std::string_view user_id) override {
     std::vector<std::int64_t> instances;
     TP_TRY(each_row(s_.person_instances.bind(1, user_id), [&](const Statement& r) { instances.push_back(r.column_int(0)); }));
