@@ -3,19 +3,13 @@
 #include "base/thread.h"
 
 namespace tp::storage::sqlite {
-namespace {
-
-constexpr auto kInterval = std::chrono::milliseconds(50);
-
-}  // namespace
-
 Result<std::unique_ptr<Checkpointer>> Checkpointer::start(const std::string& path, const char* thread_name,
-                                                         int restart_frames) {
+                                                         int restart_frames, std::chrono::milliseconds interval) {
   TP_ASSIGN(auto db, Database::open(path, Database::Mode::kReadWrite));
   // A connection learns that the database is in WAL mode on its first read; until then
   // sqlite3_wal_checkpoint_v2 does nothing and says nothing, and the WAL grows without end.
   TP_TRY(db->exec("SELECT count(*) FROM sqlite_master"));
-  auto c = std::unique_ptr<Checkpointer>(new Checkpointer(std::move(db), restart_frames));
+  auto c = std::unique_ptr<Checkpointer>(new Checkpointer(std::move(db), restart_frames, interval));
   c->thread_ = std::thread([c = c.get(), thread_name] {
     name_this_thread(thread_name);
     lower_this_thread_priority();
@@ -25,6 +19,7 @@ Result<std::unique_ptr<Checkpointer>> Checkpointer::start(const std::string& pat
 }
 
 Checkpointer::~Checkpointer() {
+  if (writer_) sqlite3_wal_hook(writer_, nullptr, nullptr);
   {
     std::lock_guard lock(mu_);
     stopping_ = true;
@@ -35,17 +30,47 @@ Checkpointer::~Checkpointer() {
 
 void Checkpointer::loop() {
   std::unique_lock lock(mu_);
-  while (!cv_.wait_for(lock, kInterval, [&] { return stopping_; })) {
+  auto last = std::chrono::steady_clock::now();
+  while (true) {
+    cv_.wait_for(lock, interval_, [&] { return stopping_ || due_.load(); });
+    if (stopping_) break;
+    if (due_) cv_.wait_until(lock, last + kMinSpacing, [&] { return stopping_; });
+    if (stopping_) break;
+    last = std::chrono::steady_clock::now();
+    due_ = false;
     lock.unlock();
     int wal_frames = 0, copied = 0;
     if (sqlite3_wal_checkpoint_v2(db_->handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &wal_frames, &copied) ==
-            SQLITE_OK &&
-        wal_frames > restart_frames_)
-      restart_wanted_ = true;
+        SQLITE_OK) {
+      checkpointed_frames_ = wal_frames;
+      if (wal_frames > restart_frames_) restart_wanted_ = true;
+    }
     lock.lock();
   }
   lock.unlock();
   sqlite3_wal_checkpoint_v2(db_->handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+}
+
+void Checkpointer::watch(Database& writer) {
+  writer_ = writer.handle();
+  sqlite3_wal_hook(
+      writer.handle(),
+      [](void* self, sqlite3*, const char*, int frames) {
+        static_cast<Checkpointer*>(self)->on_commit(frames);
+        return SQLITE_OK;
+      },
+      this);
+}
+
+void Checkpointer::on_commit(int wal_frames) {
+  int since = wal_frames - checkpointed_frames_.load(std::memory_order_relaxed);
+  if (since < 0) since = wal_frames;  // the WAL started over
+  if (since < kFramesPerCheckpoint || due_.load(std::memory_order_relaxed)) return;
+  {
+    std::lock_guard lock(mu_);
+    due_ = true;
+  }
+  cv_.notify_one();
 }
 
 void Checkpointer::restart_if_asked(Database& writer) {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -13,7 +14,9 @@
 
 namespace tp::storage::sqlite {
 
-// Copies committed WAL frames into the database every 50 ms on its own thread and connection
+// Copies committed WAL frames into the database every 50 ms, or sooner (but kMinSpacing after
+// the last) once the writer has added kFramesPerCheckpoint frames (watch()), on its own thread
+// and connection
 // (PASSIVE: never blocks the writer or readers), so that a writer with `wal_autocheckpoint=0`
 // does not pay for checkpoints inside its commits. The WAL starts over only when a checkpoint
 // has copied all of it while no transaction writes, which a writer that never pauses does not
@@ -23,12 +26,22 @@ namespace tp::storage::sqlite {
 class Checkpointer {
  public:
   static constexpr int kDefaultRestartFrames = 50000;  // ~200 MB of 4 KB pages
+  static constexpr int kFramesPerCheckpoint = 256;      // 1 MB of 4 KB pages
+  static constexpr std::chrono::milliseconds kMinSpacing{15};  // between checkpoints the writer wakes
+  static constexpr std::chrono::milliseconds kDefaultInterval{50};
 
   // `thread_name` shows in `top -H`. The thread runs at a lower CPU priority (base/thread.h).
   // Past `restart_frames` frames in the WAL, it asks the writer to restart it.
   static Result<std::unique_ptr<Checkpointer>> start(const std::string& path, const char* thread_name,
-                                                     int restart_frames = kDefaultRestartFrames);
+                                                     int restart_frames = kDefaultRestartFrames,
+                                                     std::chrono::milliseconds interval = kDefaultInterval);
   ~Checkpointer();  // a last PASSIVE checkpoint, then the thread ends
+
+  // Installs a WAL hook on the write connection: once its commits have added `kFramesPerCheckpoint`
+  // frames since the last checkpoint, the checkpointer runs as soon as kMinSpacing has passed since
+  // its last one rather than at its next tick, so that what one checkpoint syncs stays small
+  // (docs/storage.md, "Checkpoints"). Call it before the writer's first transaction.
+  void watch(Database& writer);
 
   // On the write connection, outside a transaction: when asked, a PASSIVE checkpoint copies what
   // the checkpointer has not yet (little); when that is the whole WAL, the next transaction
@@ -37,12 +50,18 @@ class Checkpointer {
   void restart_if_asked(Database& writer);
 
  private:
-  Checkpointer(std::unique_ptr<Database> db, int restart_frames) : db_(std::move(db)), restart_frames_(restart_frames) {}
+  Checkpointer(std::unique_ptr<Database> db, int restart_frames, std::chrono::milliseconds interval)
+      : db_(std::move(db)), restart_frames_(restart_frames), interval_(interval) {}
   void loop();
+  void on_commit(int wal_frames);  // the writer's WAL hook
 
   std::unique_ptr<Database> db_;  // the checkpointer thread's own connection
+  sqlite3* writer_ = nullptr;     // the watched write connection
   const int restart_frames_;
+  const std::chrono::milliseconds interval_;
   std::atomic<bool> restart_wanted_{false};
+  std::atomic<int> checkpointed_frames_{0};  // the WAL's frames at the last checkpoint
+  std::atomic<bool> due_{false};             // the writer added enough frames since
   std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;  // GUARDED_BY(mu_)

@@ -48,5 +48,43 @@ TEST(CheckpointerTest, TheWriterRestartsTheWalWhenAsked) {
   std::filesystem::remove_all(dir);
 }
 
+// A writer that adds kFramesPerCheckpoint frames wakes the checkpointer at once: with its timer
+// set to an hour, only the WAL hook can make it copy anything into the database file.
+TEST(CheckpointerTest, AWatchedWriterWakesItAfterEnoughFrames) {
+  auto dir = std::filesystem::temp_directory_path() / ("tp-checkpointer-watch-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const std::string path = (dir / "test.db").string();
+  {
+    auto db = Database::open(path, Database::Mode::kReadWrite);
+    ASSERT_TRUE(db.is_ok());
+    auto& w = **db;
+    ASSERT_TRUE(w.exec("PRAGMA journal_mode=WAL").is_ok());
+    ASSERT_TRUE(w.exec("PRAGMA wal_autocheckpoint=0").is_ok());
+    ASSERT_TRUE(w.exec("CREATE TABLE t(v BLOB)").is_ok());
+    auto checkpointer = Checkpointer::start(path, "tp-test-ckpt", Checkpointer::kDefaultRestartFrames,
+                                            std::chrono::hours(1));
+    ASSERT_TRUE(checkpointer.is_ok());
+    (*checkpointer)->watch(w);
+    auto insert = [&](int rows) {
+      ASSERT_TRUE(w.exec("BEGIN IMMEDIATE").is_ok());
+      const std::string sql = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i<" +
+                              std::to_string(rows) + ") INSERT INTO t SELECT randomblob(1000) FROM n";
+      ASSERT_TRUE(w.exec(sql.c_str()).is_ok());
+      ASSERT_TRUE(w.exec("COMMIT").is_ok());
+    };
+    const auto initial = std::filesystem::file_size(path);  // the header page; the table is in the WAL
+    insert(40);  // ~10 frames: not enough
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    EXPECT_EQ(std::filesystem::file_size(path), initial) << "checkpointed before the writer added enough frames";
+    insert(4 * Checkpointer::kFramesPerCheckpoint);  // ~1,000 frames
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (std::filesystem::file_size(path) == initial && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    EXPECT_GT(std::filesystem::file_size(path), initial) << "the checkpointer did not wake up";
+  }
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace tp::storage::sqlite

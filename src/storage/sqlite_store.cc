@@ -420,6 +420,7 @@ class SqliteStore final : public Store {
     // Checkpoints run on their own thread and connection, not inside the writer's commits.
     TP_TRY(db->exec("PRAGMA wal_autocheckpoint=0"));
     TP_ASSIGN(auto checkpointer, sqlite::Checkpointer::start(path, "tp-checkpoint"));
+    checkpointer->watch(*db);
     auto store = std::unique_ptr<SqliteStore>(new SqliteStore(path, std::move(db), std::move(checkpointer)));
     store->statements_ = std::make_unique<WriteStatements>(std::move(statements));
     return std::unique_ptr<Store>(std::move(store));
