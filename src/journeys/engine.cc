@@ -439,7 +439,7 @@ void Engine::reap() {
   for (auto id : finished_) {
     free_instance(id);
     if (!dirty_instances_.empty()) dirty_instances_.erase(id);
-    if (tracking_) changes_.finished.push_back(id);
+    if (tracking_ && id < persisted_below_) changes_.finished.push_back(id);
   }
   finished_.clear();
 }
@@ -1110,7 +1110,7 @@ void Engine::forget(const std::string& user_id) {
     count_at_step(*i, -1);
     free_instance(id);
     dirty_instances_.erase(id);
-    if (tracking_) changes_.finished.push_back(id);
+    if (tracking_ && id < persisted_below_) changes_.finished.push_back(id);
     i = next;
   }
   dirty_people_.erase(&p);
@@ -1136,6 +1136,7 @@ Changes Engine::take_changes() {
   at_step_.clear();
   dirty_people_.clear();
   dirty_instances_.clear();
+  persisted_below_ = next_instance_;
   Changes out = std::move(changes_);
   changes_ = Changes{};
   return out;
@@ -1235,6 +1236,7 @@ Status Engine::restore_instance(const Json& state) {
   inst.effects = state.value("effects", std::uint32_t{0});
   if (auto due = state.find("due"); due != state.end() && !due->is_null()) schedule(inst, from_ms(*due));
   next_instance_ = std::max(next_instance_, id + 1);
+  persisted_below_ = std::max(persisted_below_, id + 1);  // it has a row
   link(people_[inst.person], inst);
   return Status::ok();
 }

@@ -118,7 +118,10 @@ class Engine {
   // Fails when the instance's journey version is not in the workspace.
   Status restore_instance(const Json& state);
   std::uint64_t next_instance_id() const { return next_instance_; }
-  void set_next_instance_id(std::uint64_t id) { next_instance_ = std::max(next_instance_, id); }
+  void set_next_instance_id(std::uint64_t id) {
+    next_instance_ = std::max(next_instance_, id);
+    persisted_below_ = next_instance_;
+  }
   size_t active_instances() const { return active_; }
   // Journey steps executed so far: each time an instance arrives at a step (send, wait_for,
   // delay, branch, exit, ...), counted once per arrival however often the step is resumed (a
@@ -248,6 +251,10 @@ class Engine {
   std::uint64_t steps_ = 0;
   TimerQueue<Timer> timers_;
   std::uint64_t next_instance_ = 1;
+  // Instances with a smaller id may have rows in the store: they were handed over by an earlier
+  // take_changes() or restored. One that starts and ends between two take_changes() has none, so
+  // Changes::finished leaves it out.
+  std::uint64_t persisted_below_ = 1;
   std::uint64_t next_timer_seq_ = 1;
   size_t instance_timers_ = 0;        // instance timers in timers_, stale ones included
   std::vector<std::uint64_t> finished_;  // ended in this call; erased by reap()

@@ -296,6 +296,41 @@ steps:
   EXPECT_EQ(count("finished_instances"), 0);
 }
 
+// An instance that starts and ends in one batch never had a row: nothing to list for deletion.
+// One that waited is listed when it ends, and its row goes with the purge.
+TEST_F(RunnerTest, AnInstanceThatEndsInTheBatchItStartedInWritesNoRow) {
+  write_journey("hello.yaml", R"(id: hello
+name: Hello
+send_type: transactional
+entry: {event: Signed Up, reentry: always}
+steps:
+  - id: hello
+    send: {channel: email, template: hello}
+)");
+  write_journey("later.yaml", R"(id: later
+name: Later
+send_type: transactional
+entry: {event: Signed Up, reentry: always}
+steps:
+  - id: wait
+    delay: 1h
+  - id: later
+    send: {channel: email, template: later}
+)");
+  restart();
+  for (int i = 0; i < 3; ++i) ingest(R"({"type":"track","userId":"ann","event":"Signed Up"})");
+  run();
+  EXPECT_EQ(rows("SELECT journey, count(*) FROM instances GROUP BY journey"),
+            (std::map<std::string, std::int64_t>{{"later", 3}}));
+  EXPECT_EQ(count("finished_instances"), 0);
+  clock_.advance(2h);
+  run();
+  EXPECT_EQ(count("finished_instances"), 3);
+  ASSERT_TRUE(runner_->purge_finished().is_ok());
+  EXPECT_EQ(count("instances"), 0);
+  EXPECT_EQ(count("finished_instances"), 0);
+}
+
 TEST_F(RunnerTest, DateTriggerEntersAtTheLocalTimeBeforeTheDate) {
   write_journey("renewal.yaml", R"(id: renewal
 name: Renewal
