@@ -63,6 +63,12 @@ void Checkpointer::watch(Database& writer) {
 }
 
 void Checkpointer::on_commit(int wal_frames) {
+  // Only the writer's thread calls this: last_commit_frames_ is its own.
+  int added = wal_frames >= last_commit_frames_ ? wal_frames - last_commit_frames_ : wal_frames;
+  last_commit_frames_ = wal_frames;
+  // A commit this large is a bulk load behind a backlog: the syncs of its WAL are large anyway,
+  // and checkpoints every few ms would copy its pages into the database again and again.
+  if (added >= kBulkCommitFrames) return;
   int since = wal_frames - checkpointed_frames_.load(std::memory_order_relaxed);
   if (since < 0) since = wal_frames;  // the WAL started over
   if (since < kFramesPerCheckpoint || due_.load(std::memory_order_relaxed)) return;

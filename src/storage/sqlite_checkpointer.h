@@ -14,9 +14,8 @@
 
 namespace tp::storage::sqlite {
 
-// Copies committed WAL frames into the database every 50 ms, or sooner (but kMinSpacing after
-// the last) once the writer has added kFramesPerCheckpoint frames (watch()), on its own thread
-// and connection
+// Copies committed WAL frames into the database every 50 ms, or sooner once the writer's small
+// commits have added kFramesPerCheckpoint frames (watch()), on its own thread and connection
 // (PASSIVE: never blocks the writer or readers), so that a writer with `wal_autocheckpoint=0`
 // does not pay for checkpoints inside its commits. The WAL starts over only when a checkpoint
 // has copied all of it while no transaction writes, which a writer that never pauses does not
@@ -27,7 +26,8 @@ class Checkpointer {
  public:
   static constexpr int kDefaultRestartFrames = 50000;  // ~200 MB of 4 KB pages
   static constexpr int kFramesPerCheckpoint = 256;      // 1 MB of 4 KB pages
-  static constexpr std::chrono::milliseconds kMinSpacing{15};  // between checkpoints the writer wakes
+  static constexpr int kBulkCommitFrames = 1024;        // a commit this large does not wake it
+  static constexpr std::chrono::milliseconds kMinSpacing{15};  // after the last checkpoint
   static constexpr std::chrono::milliseconds kDefaultInterval{50};
 
   // `thread_name` shows in `top -H`. The thread runs at a lower CPU priority (base/thread.h).
@@ -37,10 +37,11 @@ class Checkpointer {
                                                      std::chrono::milliseconds interval = kDefaultInterval);
   ~Checkpointer();  // a last PASSIVE checkpoint, then the thread ends
 
-  // Installs a WAL hook on the write connection: once its commits have added `kFramesPerCheckpoint`
-  // frames since the last checkpoint, the checkpointer runs as soon as kMinSpacing has passed since
-  // its last one rather than at its next tick, so that what one checkpoint syncs stays small
-  // (docs/storage.md, "Checkpoints"). Call it before the writer's first transaction.
+  // Installs a WAL hook on the write connection: once its commits, each smaller than
+  // `kBulkCommitFrames`, have added `kFramesPerCheckpoint` frames since the last checkpoint, the
+  // checkpointer runs as soon as `kMinSpacing` has passed since its last one rather than at its
+  // next tick, so that what one checkpoint syncs stays small (docs/storage.md, "Checkpoints").
+  // Call it before the writer's first transaction.
   void watch(Database& writer);
 
   // On the write connection, outside a transaction: when asked, a PASSIVE checkpoint copies what
@@ -61,6 +62,7 @@ class Checkpointer {
   const std::chrono::milliseconds interval_;
   std::atomic<bool> restart_wanted_{false};
   std::atomic<int> checkpointed_frames_{0};  // the WAL's frames at the last checkpoint
+  int last_commit_frames_ = 0;               // the WAL's frames after the writer's last commit
   std::atomic<bool> due_{false};             // the writer added enough frames since
   std::mutex mu_;
   std::condition_variable cv_;

@@ -48,9 +48,10 @@ TEST(CheckpointerTest, TheWriterRestartsTheWalWhenAsked) {
   std::filesystem::remove_all(dir);
 }
 
-// A writer that adds kFramesPerCheckpoint frames wakes the checkpointer at once: with its timer
-// set to an hour, only the WAL hook can make it copy anything into the database file.
-TEST(CheckpointerTest, AWatchedWriterWakesItAfterEnoughFrames) {
+// Small commits that add up to kFramesPerCheckpoint frames wake the checkpointer; one large commit
+// does not. With its timer set to an hour, only the WAL hook can make it copy anything into the
+// database file.
+TEST(CheckpointerTest, SmallCommitsWakeItAfterEnoughFrames) {
   auto dir = std::filesystem::temp_directory_path() / ("tp-checkpointer-watch-" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
@@ -77,7 +78,10 @@ TEST(CheckpointerTest, AWatchedWriterWakesItAfterEnoughFrames) {
     insert(40);  // ~10 frames: not enough
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
     EXPECT_EQ(std::filesystem::file_size(path), initial) << "checkpointed before the writer added enough frames";
-    insert(4 * Checkpointer::kFramesPerCheckpoint);  // ~1,000 frames
+    insert(8 * Checkpointer::kBulkCommitFrames);  // one commit of ~2,000 frames: a bulk load's
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    EXPECT_EQ(std::filesystem::file_size(path), initial) << "a single large commit woke the checkpointer";
+    for (int i = 0; i < 40; ++i) insert(40);  // ~400 frames in small commits
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     while (std::filesystem::file_size(path) == initial && std::chrono::steady_clock::now() < deadline)
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
