@@ -273,21 +273,39 @@ TEST_F(RunnerTest, SeedJourneysKeepTheWaitingCounterExact) {
   EXPECT_EQ(count("finished_instances"), 0);
 }
 
-TEST_F(RunnerTest, TheRunningThreadPurgesEndedInstancesWhenIdle) {
-  write_journey("hello.yaml", R"(id: hello
+// One journey whose steps all run at entry, one whose instances wait an hour.
+constexpr const char* kHello = R"(id: hello
 name: Hello
 send_type: transactional
 entry: {event: Signed Up, reentry: always}
 steps:
   - id: hello
     send: {channel: email, template: hello}
-)");
+)";
+constexpr const char* kLater = R"(id: later
+name: Later
+send_type: transactional
+entry: {event: Signed Up, reentry: always}
+steps:
+  - id: wait
+    delay: 1h
+  - id: later
+    send: {channel: email, template: later}
+)";
+
+TEST_F(RunnerTest, TheRunningThreadPurgesEndedInstancesWhenIdle) {
+  write_journey("later.yaml", kLater);
   restart();
   runner_->start();
   for (int i = 0; i < 3; ++i) ingest(R"({"type":"track","userId":"ann","event":"Signed Up"})");
   runner_->notify();
-  // Each instance ends at once; the rows go once the thread wakes with nothing new (<= 1 s).
   auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (count("instances") < 3 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(50ms);
+  ASSERT_EQ(count("instances"), 3);  // waiting an hour
+  clock_.advance(2h);
+  runner_->notify();
+  // The instances end; their rows go once the thread wakes with nothing new (<= 1 s).
+  deadline = std::chrono::steady_clock::now() + 10s;
   while ((outbox().size() < 9 || count("instances") > 0 || count("finished_instances") > 0) &&
          std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(50ms);
@@ -299,24 +317,8 @@ steps:
 // An instance that starts and ends in one batch never had a row: nothing to list for deletion.
 // One that waited is listed when it ends, and its row goes with the purge.
 TEST_F(RunnerTest, AnInstanceThatEndsInTheBatchItStartedInWritesNoRow) {
-  write_journey("hello.yaml", R"(id: hello
-name: Hello
-send_type: transactional
-entry: {event: Signed Up, reentry: always}
-steps:
-  - id: hello
-    send: {channel: email, template: hello}
-)");
-  write_journey("later.yaml", R"(id: later
-name: Later
-send_type: transactional
-entry: {event: Signed Up, reentry: always}
-steps:
-  - id: wait
-    delay: 1h
-  - id: later
-    send: {channel: email, template: later}
-)");
+  write_journey("hello.yaml", kHello);
+  write_journey("later.yaml", kLater);
   restart();
   for (int i = 0; i < 3; ++i) ingest(R"({"type":"track","userId":"ann","event":"Signed Up"})");
   run();

@@ -9,85 +9,82 @@
 namespace tp::storage::sqlite {
 namespace {
 
+// A WAL database with a writer that never checkpoints itself, as the stores open theirs.
+class CheckpointerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() / ("tp-checkpointer-" + std::to_string(::getpid()));
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    path_ = (dir_ / "test.db").string();
+    auto db = Database::open(path_, Database::Mode::kReadWrite);
+    ASSERT_TRUE(db.is_ok());
+    db_ = std::move(db).value();
+    ASSERT_TRUE(db_->exec("PRAGMA journal_mode=WAL").is_ok());
+    ASSERT_TRUE(db_->exec("PRAGMA wal_autocheckpoint=0").is_ok());
+    ASSERT_TRUE(db_->exec("CREATE TABLE t(v BLOB)").is_ok());
+  }
+  void TearDown() override {
+    db_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  // One transaction of `rows` rows of 1,000 bytes (~4 to a page).
+  void insert(int rows) {
+    ASSERT_TRUE(db_->exec("BEGIN IMMEDIATE").is_ok());
+    const std::string sql = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i<" +
+                            std::to_string(rows) + ") INSERT INTO t SELECT randomblob(1000) FROM n";
+    ASSERT_TRUE(db_->exec(sql.c_str()).is_ok());
+    ASSERT_TRUE(db_->exec("COMMIT").is_ok());
+  }
+
+  std::filesystem::path dir_;
+  std::string path_;
+  std::unique_ptr<Database> db_;
+};
+
 // A writer that never pauses for long: the WAL starts over only because the checkpointer asks
 // and the writer restarts it between transactions.
-TEST(CheckpointerTest, TheWriterRestartsTheWalWhenAsked) {
-  auto dir = std::filesystem::temp_directory_path() / ("tp-checkpointer-" + std::to_string(::getpid()));
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  const std::string path = (dir / "test.db").string();
-  {
-    auto db = Database::open(path, Database::Mode::kReadWrite);
-    ASSERT_TRUE(db.is_ok());
-    auto& w = **db;
-    ASSERT_TRUE(w.exec("PRAGMA journal_mode=WAL").is_ok());
-    ASSERT_TRUE(w.exec("PRAGMA wal_autocheckpoint=0").is_ok());
-    ASSERT_TRUE(w.exec("PRAGMA journal_size_limit=0").is_ok());  // a restarted WAL is cut back
-    ASSERT_TRUE(w.exec("CREATE TABLE t(v BLOB)").is_ok());
-    auto checkpointer = Checkpointer::start(path, "tp-test-ckpt", /*restart_frames=*/100);
-    ASSERT_TRUE(checkpointer.is_ok());
-    // ~10 pages per transaction; the checkpointer asks past 100 frames. Without a restart the
-    // WAL file only grows; allow a slow machine 10 s to see it shrink.
-    bool restarted = false;
-    std::uintmax_t before = 0;
-    const std::string wal = path + "-wal";
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (!restarted && std::chrono::steady_clock::now() < deadline) {
-      (*checkpointer)->restart_if_asked(w);
-      ASSERT_TRUE(w.exec("BEGIN IMMEDIATE").is_ok());
-      ASSERT_TRUE(w.exec("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i<40) "
-                         "INSERT INTO t SELECT randomblob(1000) FROM n").is_ok());
-      ASSERT_TRUE(w.exec("COMMIT").is_ok());
-      std::uintmax_t now = std::filesystem::file_size(wal);
-      restarted = now < before;
-      before = now;
-      std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    }
-    EXPECT_TRUE(restarted) << "the WAL never started over (" << before << " bytes)";
+TEST_F(CheckpointerTest, TheWriterRestartsTheWalWhenAsked) {
+  ASSERT_TRUE(db_->exec("PRAGMA journal_size_limit=0").is_ok());  // a restarted WAL is cut back
+  auto checkpointer = Checkpointer::start(path_, "tp-test-ckpt", /*restart_frames=*/100);
+  ASSERT_TRUE(checkpointer.is_ok());
+  // ~10 pages per transaction; the checkpointer asks past 100 frames. Without a restart the
+  // WAL file only grows; allow a slow machine 10 s to see it shrink.
+  bool restarted = false;
+  std::uintmax_t before = 0;
+  const std::string wal = path_ + "-wal";
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!restarted && std::chrono::steady_clock::now() < deadline) {
+    (*checkpointer)->restart_if_asked(*db_);
+    insert(40);
+    std::uintmax_t now = std::filesystem::file_size(wal);
+    restarted = now < before;
+    before = now;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
-  std::filesystem::remove_all(dir);
+  EXPECT_TRUE(restarted) << "the WAL never started over (" << before << " bytes)";
 }
 
 // Small commits that add up to kFramesPerCheckpoint frames wake the checkpointer; one large commit
 // does not. With its timer set to an hour, only the WAL hook can make it copy anything into the
 // database file.
-TEST(CheckpointerTest, SmallCommitsWakeItAfterEnoughFrames) {
-  auto dir = std::filesystem::temp_directory_path() / ("tp-checkpointer-watch-" + std::to_string(::getpid()));
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  const std::string path = (dir / "test.db").string();
-  {
-    auto db = Database::open(path, Database::Mode::kReadWrite);
-    ASSERT_TRUE(db.is_ok());
-    auto& w = **db;
-    ASSERT_TRUE(w.exec("PRAGMA journal_mode=WAL").is_ok());
-    ASSERT_TRUE(w.exec("PRAGMA wal_autocheckpoint=0").is_ok());
-    ASSERT_TRUE(w.exec("CREATE TABLE t(v BLOB)").is_ok());
-    auto checkpointer = Checkpointer::start(path, "tp-test-ckpt", Checkpointer::kDefaultRestartFrames,
-                                            std::chrono::hours(1));
-    ASSERT_TRUE(checkpointer.is_ok());
-    (*checkpointer)->watch(w);
-    auto insert = [&](int rows) {
-      ASSERT_TRUE(w.exec("BEGIN IMMEDIATE").is_ok());
-      const std::string sql = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i<" +
-                              std::to_string(rows) + ") INSERT INTO t SELECT randomblob(1000) FROM n";
-      ASSERT_TRUE(w.exec(sql.c_str()).is_ok());
-      ASSERT_TRUE(w.exec("COMMIT").is_ok());
-    };
-    const auto initial = std::filesystem::file_size(path);  // the header page; the table is in the WAL
-    insert(40);  // ~10 frames: not enough
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    EXPECT_EQ(std::filesystem::file_size(path), initial) << "checkpointed before the writer added enough frames";
-    insert(8 * Checkpointer::kBulkCommitFrames);  // one commit of ~2,000 frames: a bulk load's
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    EXPECT_EQ(std::filesystem::file_size(path), initial) << "a single large commit woke the checkpointer";
-    for (int i = 0; i < 40; ++i) insert(40);  // ~400 frames in small commits
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (std::filesystem::file_size(path) == initial && std::chrono::steady_clock::now() < deadline)
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    EXPECT_GT(std::filesystem::file_size(path), initial) << "the checkpointer did not wake up";
-  }
-  std::filesystem::remove_all(dir);
+TEST_F(CheckpointerTest, SmallCommitsWakeItAfterEnoughFrames) {
+  auto checkpointer = Checkpointer::start(path_, "tp-test-ckpt", Checkpointer::kDefaultRestartFrames,
+                                          std::chrono::hours(1));
+  ASSERT_TRUE(checkpointer.is_ok());
+  (*checkpointer)->watch(*db_);
+  const auto initial = std::filesystem::file_size(path_);  // the header page; the table is in the WAL
+  insert(40);  // ~10 frames: not enough
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_EQ(std::filesystem::file_size(path_), initial) << "checkpointed before the writer added enough frames";
+  insert(8 * Checkpointer::kBulkCommitFrames);  // one commit of ~2,000 frames: a bulk load's
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_EQ(std::filesystem::file_size(path_), initial) << "a single large commit woke the checkpointer";
+  for (int i = 0; i < 40; ++i) insert(40);  // ~400 frames in small commits
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::filesystem::file_size(path_) == initial && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  EXPECT_GT(std::filesystem::file_size(path_), initial) << "the checkpointer did not wake up";
 }
 
 }  // namespace
