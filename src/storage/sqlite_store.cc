@@ -214,7 +214,7 @@ class SqliteWriteTransaction final : public WriteTransaction {
   Status release_savepoint() override { return s_.release.run(); }
   Status rollback_to_savepoint() override {
     TP_TRY(db_.exec("ROLLBACK TO part"));
-    return db_.exec("RELEASE part");
+    return s_.release.run();
   }
 
   Status commit() override {
