@@ -1,6 +1,7 @@
 #include "sqlite_baseline.h"
 
 #include "raw_sqlite.h"
+#include "storage/sqlite_schema.h"
 #include "storage/sqlite_store.h"
 #include "support.h"
 
@@ -16,12 +17,13 @@ Status create_touchpoint_schema(const std::string& data_dir) {
 
 Status insert_row(RawSqlite& db, sqlite3_stmt* q, const Row& row, const std::string& message_id) {
   sqlite3_bind_int64(q, 1, row.profile);
-  sqlite3_bind_text(q, 2, message_id.data(), static_cast<int>(message_id.size()), SQLITE_STATIC);
-  sqlite3_bind_text(q, 3, row.type.data(), static_cast<int>(row.type.size()), SQLITE_STATIC);
-  sqlite3_bind_text(q, 4, row.event.data(), static_cast<int>(row.event.size()), SQLITE_STATIC);
-  sqlite3_bind_int64(q, 5, row.ts_ms);
-  sqlite3_bind_int64(q, 6, row.received_ms);
-  sqlite3_bind_text(q, 7, row.body.data(), static_cast<int>(row.body.size()), SQLITE_STATIC);
+  sqlite3_bind_int64(q, 2, storage::sqlite::message_key(message_id));
+  sqlite3_bind_text(q, 3, message_id.data(), static_cast<int>(message_id.size()), SQLITE_STATIC);
+  sqlite3_bind_text(q, 4, row.type.data(), static_cast<int>(row.type.size()), SQLITE_STATIC);
+  sqlite3_bind_text(q, 5, row.event.data(), static_cast<int>(row.event.size()), SQLITE_STATIC);
+  sqlite3_bind_int64(q, 6, row.ts_ms);
+  sqlite3_bind_int64(q, 7, row.received_ms);
+  sqlite3_bind_text(q, 8, row.body.data(), static_cast<int>(row.body.size()), SQLITE_STATIC);
   int rc = sqlite3_step(q);
   sqlite3_reset(q);
   return rc == SQLITE_DONE ? Status::ok() : db.error(rc, "insert event");
@@ -34,8 +36,8 @@ Result<InsertResult> run_sqlite_baseline(const SqliteBaselineSpec& spec, const R
   TP_ASSIGN(auto db, RawSqlite::open(spec.data_dir + "/touchpoint.db", false));
   TP_TRY(db->configure_like_touchpoint());
   TP_ASSIGN(StatementPtr insert,
-            db->prepare("INSERT INTO events(profile_id, message_id, type, event, ts, received_at, body) "
-                        "VALUES(?,?,?,?,?,?,?)"));
+            db->prepare("INSERT INTO events(profile_id, message_key, message_id, type, event, ts, received_at, body) "
+                        "VALUES(?,?,?,?,?,?,?,?)"));
 
   InsertResult result;
   std::string message_id;

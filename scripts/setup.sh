@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 packages=(
   build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev curl ca-certificates
-  libsqlite3-dev sqlite3 libsimdjson-dev nlohmann-json3-dev libcli11-dev libfmt-dev
+  libsqlite3-dev sqlite3 libxxhash-dev libsimdjson-dev nlohmann-json3-dev libcli11-dev libfmt-dev
   libboost1.81-dev libssl-dev zlib1g-dev libgtest-dev libgmock-dev libbenchmark-dev
   libyaml-cpp-dev libhowardhinnant-date-dev tzdata libxlsxwriter-dev graphviz libpq-dev postgresql-15 redis-server
   libcurl4-openssl-dev python3-aiosmtpd python3-dkim libicu-dev chromium chromium-driver

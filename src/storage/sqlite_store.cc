@@ -49,12 +49,13 @@ struct WriteStatements {
         "INSERT INTO identities(kind, value, profile_id) VALUES(?, ?, ?) "
         "ON CONFLICT(kind, value) DO UPDATE SET profile_id=excluded.profile_id"));
     TP_ASSIGN(s.identities, db.prepare("SELECT kind, value FROM identities WHERE profile_id=? ORDER BY kind, value"));
-    TP_ASSIGN(s.has_message, db.prepare("SELECT 1 FROM events WHERE message_id=?"));
+    TP_ASSIGN(s.has_message, db.prepare("SELECT 1 FROM events WHERE message_key=? AND message_id=?"));
     // One per request in a group commit: prepared, not parsed again each time.
     TP_ASSIGN(s.savepoint, db.prepare("SAVEPOINT part"));
     TP_ASSIGN(s.release, db.prepare("RELEASE part"));
     TP_ASSIGN(s.insert_event, db.prepare(
-        "INSERT INTO events(profile_id, message_id, type, event, ts, received_at, body) VALUES(?,?,?,?,?,?,?)"));
+        "INSERT INTO events(profile_id, message_key, message_id, type, event, ts, received_at, body) "
+        "VALUES(?,?,?,?,?,?,?,?)"));
     TP_ASSIGN(s.upsert_trait, db.prepare(
         "INSERT INTO traits(profile_id, name, value, updated) VALUES(?,?,?,?) "
         "ON CONFLICT(profile_id, name) DO UPDATE SET value=excluded.value, updated=excluded.updated "
@@ -142,7 +143,7 @@ class SqliteWriteTransaction final : public WriteTransaction {
 
   Result<bool> has_message(std::string_view message_id) override {
     auto& q = s_.has_message;
-    q.bind(1, message_id);
+    q.bind(1, sqlite::message_key(message_id)).bind(2, message_id);
     auto row = q.step();
     q.reset();
     return row;
@@ -150,12 +151,12 @@ class SqliteWriteTransaction final : public WriteTransaction {
 
   Status insert_event(const EventRow& e) override {
     auto& q = s_.insert_event;
-    q.bind(1, e.profile).bind(2, e.message_id).bind(3, e.type);
+    q.bind(1, e.profile).bind(2, sqlite::message_key(e.message_id)).bind(3, e.message_id).bind(4, e.type);
     if (e.event.empty())
-      q.bind_null(4);
+      q.bind_null(5);
     else
-      q.bind(4, e.event);
-    return q.bind(5, ms(e.timestamp)).bind(6, ms(e.received_at)).bind(7, e.body).run();
+      q.bind(5, e.event);
+    return q.bind(6, ms(e.timestamp)).bind(7, ms(e.received_at)).bind(8, e.body).run();
   }
 
   Status upsert_trait(ProfileId p, std::string_view name, std::string_view json, Timestamp t) override {

@@ -6,6 +6,8 @@
 #include <thread>
 
 #include "base/time_format.h"
+#include "storage/sqlite_db.h"
+#include "storage/sqlite_schema.h"
 
 namespace tp::storage {
 namespace {
@@ -104,6 +106,67 @@ TEST_F(SqliteStoreTest, TimelinePagesNewestFirst) {
   ASSERT_EQ(page2.size(), 2u);
   EXPECT_EQ(page2[0].seq, 2);
   EXPECT_EQ(page2[1].seq, 1);
+}
+
+// Deduplication looks messageIds up by a 64-bit key of the text; a row whose key matches but
+// whose text differs (a collision) is not the same message.
+TEST_F(SqliteStoreTest, AMessageIsSeenOnlyUnderItsOwnIdWhenKeysCollide) {
+  {
+    auto tx = store_->begin_write();
+    auto& w = **tx;
+    ProfileId p = *w.create_profile("u1", at("2026-01-01T00:00:00Z"));
+    ASSERT_TRUE(w.insert_event({p, "m1", "track", "E", at("2026-01-01T00:00:00Z"), at("2026-01-01T00:00:00Z"), "{}"}).is_ok());
+    ASSERT_TRUE(w.commit().is_ok());
+  }
+  store_.reset();
+  {
+    // Another id's row under the key of "m2", as a collision would leave it.
+    auto db = std::move(sqlite::Database::open((dir_ / "touchpoint.db").string(), sqlite::Database::Mode::kReadWrite)).value();
+    auto q = std::move(db->prepare("INSERT INTO events(profile_id, message_key, message_id, type, ts, received_at, body) "
+                                   "VALUES(1, ?, 'not-m2', 'track', 0, 0, '{}')")).value();
+    ASSERT_TRUE(q.bind(1, sqlite::message_key("m2")).run().is_ok());
+  }
+  store_ = std::move(open_sqlite_store(dir_.string())).value();
+  auto tx = store_->begin_write();
+  EXPECT_TRUE((*tx)->has_message("m1").value());
+  EXPECT_FALSE((*tx)->has_message("m2").value());
+}
+
+// A database of schema version 1 (a UNIQUE index on the messageId text) keeps its events and
+// their deduplication when the store opens it.
+TEST_F(SqliteStoreTest, VersionOneEventsAreMigratedWithTheirKeys) {
+  store_.reset();
+  std::filesystem::remove_all(dir_);
+  std::filesystem::create_directories(dir_);
+  const std::string path = (dir_ / "touchpoint.db").string();
+  {
+    auto db = std::move(sqlite::Database::open(path, sqlite::Database::Mode::kReadWrite)).value();
+    ASSERT_TRUE(sqlite::migrate(*db, at("2026-01-01T00:00:00Z"), sqlite::store_migrations().first(1)).is_ok());
+    ASSERT_TRUE(db->exec("INSERT INTO profiles(id, user_id, created_at) VALUES(1, 'u1', 0);"
+                         "INSERT INTO identities(kind, value, profile_id) VALUES(1, 'u1', 1);"
+                         "INSERT INTO events(profile_id, message_id, type, event, ts, received_at, body) VALUES"
+                         "(1, 'old-1', 'track', 'A', 1000, 1000, '{\"n\":1}'),"
+                         "(1, 'old-2', 'track', 'B', 2000, 2000, '{\"n\":2}')")
+                    .is_ok());
+  }
+  auto opened = open_sqlite_store(dir_.string());
+  ASSERT_TRUE(opened.is_ok()) << opened.status().message();
+  store_ = std::move(opened).value();
+  {
+    auto tx = store_->begin_write();
+    EXPECT_TRUE((*tx)->has_message("old-1").value());
+    EXPECT_TRUE((*tx)->has_message("old-2").value());
+    EXPECT_FALSE((*tx)->has_message("old-3").value());
+  }
+  auto reader = std::move(store_->open_reader()).value();
+  auto page = reader->timeline(1, std::nullopt, 10).value();
+  ASSERT_EQ(page.size(), 2u);
+  EXPECT_EQ(page[0].seq, 2);
+  EXPECT_EQ(page[1].seq, 1);
+  auto db = std::move(sqlite::Database::open(path, sqlite::Database::Mode::kReadOnly)).value();
+  auto q = std::move(db->prepare("SELECT message_key FROM events WHERE message_id='old-2'")).value();
+  ASSERT_TRUE(q.step().value());
+  EXPECT_EQ(q.column_int(0), sqlite::message_key("old-2"));
 }
 
 TEST_F(SqliteStoreTest, MergeMovesEverythingAndLaterTraitWins) {
