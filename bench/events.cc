@@ -48,6 +48,12 @@ std::uint64_t hash(std::string_view s) {
 
 }  // namespace
 
+void append_uuid_like(std::string& out, std::uint64_t n, std::uint64_t stream) {
+  std::uint64_t hi = mix(n ^ stream), lo = stream;
+  fmt::format_to(std::back_inserter(out), "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}", hi >> 32, (hi >> 16) & 0xFFFF,
+                 hi & 0xFFFF, lo >> 48, lo & 0xFFFFFFFFFFFFull);
+}
+
 EventFactory::EventFactory(std::string_view stream, int users, IdStyle ids)
     : users_(users), ids_(ids), stream_name_(stream), stream_(hash(stream)), state_(mix(stream_ ^ 0x5DEECE66Dull)) {}
 
@@ -63,9 +69,7 @@ void EventFactory::append_message_id(std::string& out) {
     fmt::format_to(std::back_inserter(out), "{}-{:012d}", stream_name_, counter_++);
     return;
   }
-  std::uint64_t hi = mix(counter_++ ^ stream_), lo = stream_;
-  fmt::format_to(std::back_inserter(out), "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}", hi >> 32, (hi >> 16) & 0xFFFF,
-                 hi & 0xFFFF, lo >> 48, lo & 0xFFFFFFFFFFFFull);
+  append_uuid_like(out, counter_++, stream_);
 }
 
 int EventFactory::random_user() { return static_cast<int>(next_random() % static_cast<std::uint64_t>(users_)); }

@@ -19,6 +19,10 @@ namespace tp::bench {
 // append to the messageId index instead of landing all over it, which shows what the index costs.
 enum class IdStyle { kUuid, kSequential };
 
+// Appends a messageId shaped like a random UUID (8-4-4-4-12 hex digits): a bijection of `n`
+// (scattered, unique for each n) in the first half, `stream` in the second.
+void append_uuid_like(std::string& out, std::uint64_t n, std::uint64_t stream);
+
 struct EventSpec {
   enum class Kind { kTrack, kIdentify };
   Kind kind = Kind::kTrack;

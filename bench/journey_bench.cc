@@ -21,6 +21,7 @@
 #include <unordered_map>
 
 #include "base/log.h"
+#include "events.h"
 #include "ingest/parser.h"
 #include "journeys/runner.h"
 #include "postgres_baseline.h"
@@ -50,6 +51,7 @@ struct Options {
   std::string pg_bin = "/usr/lib/postgresql/15/bin";
   std::string source_dir = TP_SOURCE_DIR;
   std::string appendfsync = "everysec";
+  std::string message_ids = "uuid";  // latency run: uuid | sequential
 };
 
 constexpr const char* kTimerJourney = R"(id: timer-bench
@@ -258,7 +260,8 @@ Status timers(const Options& o) {
 // --- Event -> effect latency -----------------------------------------------------------------
 
 Status latency(const Options& o) {
-  fmt::print("\n== Event -> outbox row, {:.0f} track events/s for {:.0f} s ==\n", o.rate, o.latency_seconds);
+  fmt::print("\n== Event -> outbox row, {:.0f} track events/s for {:.0f} s, {} messageIds ==\n", o.rate, o.latency_seconds,
+             o.message_ids);
   SystemClock clock;
   Live live;
   TP_TRY(live.open(clock, kLatencyJourney));
@@ -277,8 +280,15 @@ Status latency(const Options& o) {
 
   // Messages are built before the clock starts; one new person per event.
   std::vector<std::vector<ingest::Message>> messages(total);
+  // messageIds as Segment's libraries send them (random UUIDs), or "ping-N" (--message-ids).
+  std::string id;
   for (int i = 0; i < total; ++i) {
-    auto m = ingest::parse_typed(fmt::format(R"({{"type":"track","userId":"u{}","event":"Ping","messageId":"ping-{}"}})", i, i),
+    id.clear();
+    if (o.message_ids == "uuid")
+      append_uuid_like(id, static_cast<std::uint64_t>(i), 0x7A11E9C5ull);
+    else
+      id = fmt::format("ping-{}", i);
+    auto m = ingest::parse_typed(fmt::format(R"({{"type":"track","userId":"u{}","event":"Ping","messageId":"{}"}})", i, id),
                                  clock.now());
     TP_TRY(m.status());
     messages[i].push_back(std::move(m).value());
@@ -337,6 +347,9 @@ int main(int argc, char** argv) {
   app.add_option("--appendfsync", o.appendfsync, "Redis AOF fsync policy (everysec | always)")->capture_default_str();
   app.add_option("--rate", o.rate, "Events per second in the latency run")->capture_default_str();
   app.add_option("--latency-seconds", o.latency_seconds, "Length of the latency run")->capture_default_str();
+  app.add_option("--message-ids", o.message_ids, "messageIds of the latency run: uuid (as SDKs send them) | sequential")
+      ->check(CLI::IsMember({"uuid", "sequential"}))
+      ->capture_default_str();
   app.add_flag("--skip-queues", o.skip_queues, "Do not run BullMQ and pg-boss");
   app.add_option("--only", o.only, "timers | latency")->check(CLI::IsMember({"timers", "latency"}));
   app.add_option("--pg-bin", o.pg_bin, "Directory of initdb, pg_ctl and postgres")->capture_default_str();
