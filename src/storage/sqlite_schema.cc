@@ -66,9 +66,9 @@ CREATE TABLE api_keys(
 CREATE TABLE settings(name TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
 )sql"},
     // Deduplication by a 64-bit key of the messageId instead of a UNIQUE index on its text: the
-    // index entries are a third of the size, so a commit of random (UUID) ids dirties a third
-    // of the pages and compares integers. The text stays in the row for the check on a match
-    // (docs/storage.md, "Deduplication").
+    // index is about a third of the size, so random (UUID) ids land on fewer pages, and probes
+    // compare integers. The text stays in the row for the check on a match (docs/storage.md,
+    // "Deduplication").
     {2, R"sql(
 CREATE TABLE events_v2(
   seq INTEGER PRIMARY KEY,
