@@ -88,6 +88,13 @@ ALTER TABLE events_v2 RENAME TO events;
 CREATE INDEX events_by_profile_time ON events(profile_id, ts);
 CREATE INDEX events_by_message_key ON events(message_key);
 )sql"},
+    // Deduplication in memory (storage/message_index.h) instead of through the index on
+    // message_key: with random ids every new event dirtied a random page of it. The keys are read
+    // at start-up in seq order from a covering index that new events append to.
+    {3, R"sql(
+DROP INDEX events_by_message_key;
+CREATE INDEX events_message_keys ON events(seq, message_key);
+)sql"},
 };
 
 void message_key_function(sqlite3_context* ctx, int, sqlite3_value** argv) {

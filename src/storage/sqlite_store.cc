@@ -2,9 +2,11 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <mutex>
 
 #include "base/crypto.h"
+#include "storage/message_index.h"
 #include "storage/sqlite_checkpointer.h"
 #include "storage/sqlite_db.h"
 #include "storage/sqlite_schema.h"
@@ -36,7 +38,7 @@ Status configure(Database& db) {
 // Statements of the hot write path, prepared once on the write connection.
 struct WriteStatements {
   Statement find_identity, create_profile, primary_user, set_primary_user, link_identity, identities,
-      has_message, insert_event, upsert_trait, upsert_consent, upsert_group, add_erased,
+      message_id_at, insert_event, upsert_trait, upsert_consent, upsert_group, add_erased,
       set_intake_position, savepoint, release;
 
   static Result<WriteStatements> prepare(Database& db) {
@@ -49,7 +51,7 @@ struct WriteStatements {
         "INSERT INTO identities(kind, value, profile_id) VALUES(?, ?, ?) "
         "ON CONFLICT(kind, value) DO UPDATE SET profile_id=excluded.profile_id"));
     TP_ASSIGN(s.identities, db.prepare("SELECT kind, value FROM identities WHERE profile_id=? ORDER BY kind, value"));
-    TP_ASSIGN(s.has_message, db.prepare("SELECT 1 FROM events WHERE message_key=? AND message_id=?"));
+    TP_ASSIGN(s.message_id_at, db.prepare("SELECT message_id FROM events WHERE seq=?"));
     // One per request in a group commit: prepared, not parsed again each time.
     TP_ASSIGN(s.savepoint, db.prepare("SAVEPOINT part"));
     TP_ASSIGN(s.release, db.prepare("RELEASE part"));
@@ -97,10 +99,32 @@ Result<std::optional<ProfileId>> lookup_identity(Statement& q, IdentityKind kind
   return out;
 }
 
+// The writer's deduplication index (storage/message_index.h) and how far into `events` it has read.
+struct Messages {
+  MessageIndex index;
+  std::int64_t through = 0;       // every event up to this seq is in the index
+  std::int64_t data_version = 0;  // PRAGMA data_version when it was last brought up to date
+
+  // Adds the events after `through` (all of them when the store opens; later, those another
+  // connection, such as a `touchpoint import` process, committed).
+  Status catch_up(Database& db) {
+    TP_ASSIGN(Statement q, db.prepare(
+        "SELECT seq, message_key FROM events INDEXED BY events_message_keys WHERE seq > ? ORDER BY seq"));
+    q.bind(1, through);
+    while (true) {
+      TP_ASSIGN(bool row, q.step());
+      if (!row) break;
+      TP_TRY(index.add(static_cast<std::uint64_t>(q.column_int(1)), q.column_int(0)));
+      through = q.column_int(0);
+    }
+    return Status::ok();
+  }
+};
+
 class SqliteWriteTransaction final : public WriteTransaction {
  public:
-  SqliteWriteTransaction(Database& db, WriteStatements& s, std::unique_lock<std::mutex> lock)
-      : db_(db), s_(s), lock_(std::move(lock)) {}
+  SqliteWriteTransaction(Database& db, WriteStatements& s, Messages& messages, std::unique_lock<std::mutex> lock)
+      : db_(db), s_(s), messages_(messages), through_(messages.through), lock_(std::move(lock)) {}
   ~SqliteWriteTransaction() override {
     if (!done_) (void)db_.exec("ROLLBACK");
   }
@@ -142,21 +166,31 @@ class SqliteWriteTransaction final : public WriteTransaction {
   }
 
   Result<bool> has_message(std::string_view message_id) override {
-    auto& q = s_.has_message;
-    q.bind(1, sqlite::message_key(message_id)).bind(2, message_id);
-    auto row = q.step();
-    q.reset();
-    return row;
+    auto& q = s_.message_id_at;
+    return messages_.index.find(key_of(message_id), [&](std::int64_t seq) -> Result<bool> {
+      auto row = q.bind(1, seq).step();
+      bool same = row.is_ok() && *row && q.column_text(0) == message_id;
+      q.reset();
+      if (!row.is_ok()) return row.status();
+      return same;
+    });
   }
 
   Status insert_event(const EventRow& e) override {
     auto& q = s_.insert_event;
-    q.bind(1, e.profile).bind(2, sqlite::message_key(e.message_id)).bind(3, e.message_id).bind(4, e.type);
+    const std::uint64_t key = key_of(e.message_id);
+    q.bind(1, e.profile).bind(2, static_cast<std::int64_t>(key)).bind(3, e.message_id).bind(4, e.type);
     if (e.event.empty())
       q.bind_null(5);
     else
       q.bind(5, e.event);
-    return q.bind(6, ms(e.timestamp)).bind(7, ms(e.received_at)).bind(8, e.body).run();
+    TP_TRY(q.bind(6, ms(e.timestamp)).bind(7, ms(e.received_at)).bind(8, e.body).run());
+    // Added now, so that a later message of this transaction sees it; if the transaction rolls
+    // back the entry stays and names a row that is not there (or, the seq reused, another
+    // message's), which has_message's check turns away.
+    const std::int64_t seq = db_.last_insert_rowid();
+    through_ = std::max(through_, seq);
+    return messages_.index.add(key, seq);
   }
 
   Status upsert_trait(ProfileId p, std::string_view name, std::string_view json, Timestamp t) override {
@@ -221,10 +255,15 @@ class SqliteWriteTransaction final : public WriteTransaction {
   Status commit() override {
     Status s = db_.exec("COMMIT");
     done_ = s.is_ok();
+    if (done_) messages_.through = through_;
     return s;
   }
 
  private:
+  static std::uint64_t key_of(std::string_view message_id) {
+    return static_cast<std::uint64_t>(sqlite::message_key(message_id));
+  }
+
   template <size_t N>
   Status run_all(const char* (&sqls)[N], std::int64_t a, std::int64_t b) {
     for (const char* sql : sqls) {
@@ -238,6 +277,8 @@ class SqliteWriteTransaction final : public WriteTransaction {
 
   Database& db_;
   WriteStatements& s_;
+  Messages& messages_;
+  std::int64_t through_;  // becomes messages_.through at commit
   std::unique_lock<std::mutex> lock_;
   bool done_ = false;
 };
@@ -428,6 +469,7 @@ class SqliteStore final : public Store {
     checkpointer->watch(*db);
     auto store = std::unique_ptr<SqliteStore>(new SqliteStore(path, std::move(db), std::move(checkpointer)));
     store->statements_ = std::make_unique<WriteStatements>(std::move(statements));
+    TP_TRY(store->load_messages());
     return std::unique_ptr<Store>(std::move(store));
   }
 
@@ -441,7 +483,19 @@ class SqliteStore final : public Store {
     }
     checkpointer_->restart_if_asked(*db_);
     TP_TRY(db_->exec("BEGIN IMMEDIATE"));
-    return std::unique_ptr<WriteTransaction>(new SqliteWriteTransaction(*db_, *statements_, std::move(lock)));
+    // Another connection's commits (an import running beside the server) add events this
+    // index has not seen; with the write lock held, none can commit until this one ends.
+    TP_ASSIGN(std::int64_t version, data_version());
+    if (version != messages_.data_version) {
+      Status s = messages_.catch_up(*db_);
+      if (!s.is_ok()) {
+        (void)db_->exec("ROLLBACK");
+        return s;
+      }
+      messages_.data_version = version;
+    }
+    return std::unique_ptr<WriteTransaction>(
+        new SqliteWriteTransaction(*db_, *statements_, messages_, std::move(lock)));
   }
 
   Result<std::unique_ptr<Reader>> open_reader() override { return SqliteReader::open(path_); }
@@ -469,11 +523,28 @@ class SqliteStore final : public Store {
   SqliteStore(std::string path, std::unique_ptr<Database> db, std::unique_ptr<sqlite::Checkpointer> checkpointer)
       : path_(std::move(path)), db_(std::move(db)), checkpointer_(std::move(checkpointer)) {}
 
+  Result<std::int64_t> data_version() {
+    TP_ASSIGN(Statement q, db_->prepare("PRAGMA data_version"));
+    TP_ASSIGN(bool row, q.step());
+    return row ? q.column_int(0) : 0;
+  }
+
+  // Reads every event's key into the deduplication index, sized for them at once.
+  Status load_messages() {
+    std::lock_guard lock(write_mu_);
+    TP_ASSIGN(Statement last, db_->prepare("SELECT coalesce(max(seq), 0) FROM events"));
+    TP_ASSIGN(bool row, last.step());
+    if (row) messages_.index.reserve(static_cast<size_t>(last.column_int(0)));
+    TP_ASSIGN(messages_.data_version, data_version());
+    return messages_.catch_up(*db_);
+  }
+
   std::string path_;
   std::mutex write_mu_;                          // one writer at a time
   Sync sync_ = Sync::kDurable;                   // GUARDED_BY(write_mu_): the connection's synchronous mode
   std::unique_ptr<Database> db_;                 // GUARDED_BY(write_mu_)
   std::unique_ptr<WriteStatements> statements_;  // GUARDED_BY(write_mu_)
+  Messages messages_;                            // GUARDED_BY(write_mu_)
   std::unique_ptr<sqlite::Checkpointer> checkpointer_;  // stopped before db_ closes
 };
 

@@ -132,6 +132,60 @@ TEST_F(SqliteStoreTest, AMessageIsSeenOnlyUnderItsOwnIdWhenKeysCollide) {
   EXPECT_FALSE((*tx)->has_message("m2").value());
 }
 
+// Deduplication keeps its keys in memory: an event another connection commits (an import
+// process beside the server) is seen by the store's next write transaction.
+TEST_F(SqliteStoreTest, AMessageAnotherConnectionStoredIsSeen) {
+  {
+    auto tx = store_->begin_write();
+    ASSERT_TRUE((*tx)->create_profile("u1", at("2026-01-01T00:00:00Z")).is_ok());
+    ASSERT_FALSE((*tx)->has_message("m-import").value());
+    ASSERT_TRUE((*tx)->commit().is_ok());
+  }
+  {
+    auto db = std::move(sqlite::Database::open((dir_ / "touchpoint.db").string(), sqlite::Database::Mode::kReadWrite)).value();
+    auto q = std::move(db->prepare("INSERT INTO events(profile_id, message_key, message_id, type, ts, received_at, body) "
+                                   "VALUES(1, ?, 'm-import', 'track', 0, 0, '{}')")).value();
+    ASSERT_TRUE(q.bind(1, sqlite::message_key("m-import")).run().is_ok());
+  }
+  auto tx = store_->begin_write();
+  EXPECT_TRUE((*tx)->has_message("m-import").value());
+}
+
+// A message whose transaction rolled back was not stored: it is not a duplicate later, also
+// when another message takes its seq.
+TEST_F(SqliteStoreTest, AMessageRolledBackIsNotSeen) {
+  const Timestamp t = at("2026-01-01T00:00:00Z");
+  ProfileId p;
+  {
+    auto tx = store_->begin_write();
+    p = *(*tx)->create_profile("u1", t);
+    ASSERT_TRUE((*tx)->commit().is_ok());
+  }
+  {
+    auto tx = store_->begin_write();
+    ASSERT_TRUE((*tx)->insert_event({p, "m-gone", "track", "E", t, t, "{}"}).is_ok());
+    EXPECT_TRUE((*tx)->has_message("m-gone").value());
+  }  // rolled back
+  {
+    auto tx = store_->begin_write();
+    EXPECT_FALSE((*tx)->has_message("m-gone").value());
+    ASSERT_TRUE((*tx)->insert_event({p, "m-other", "track", "E", t, t, "{}"}).is_ok());  // the same seq
+    EXPECT_FALSE((*tx)->has_message("m-gone").value());
+    ASSERT_TRUE((*tx)->savepoint().is_ok());
+    ASSERT_TRUE((*tx)->insert_event({p, "m-part", "track", "E", t, t, "{}"}).is_ok());
+    ASSERT_TRUE((*tx)->rollback_to_savepoint().is_ok());
+    EXPECT_FALSE((*tx)->has_message("m-part").value());
+    EXPECT_TRUE((*tx)->has_message("m-other").value());
+    ASSERT_TRUE((*tx)->commit().is_ok());
+  }
+  store_.reset();
+  store_ = std::move(open_sqlite_store(dir_.string())).value();
+  auto tx = store_->begin_write();
+  EXPECT_TRUE((*tx)->has_message("m-other").value());
+  EXPECT_FALSE((*tx)->has_message("m-gone").value());
+  EXPECT_FALSE((*tx)->has_message("m-part").value());
+}
+
 // A database of schema version 1 (a UNIQUE index on the messageId text) keeps its events and
 // their deduplication when the store opens it.
 TEST_F(SqliteStoreTest, VersionOneEventsAreMigratedWithTheirKeys) {
