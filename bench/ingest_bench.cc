@@ -12,6 +12,8 @@
 #include <thread>
 
 #include "base/log.h"
+#include "http/responses.h"
+#include "http/server.h"
 #include "http_load.h"
 #include "postgres_baseline.h"
 #include "rows.h"
@@ -114,10 +116,10 @@ std::string log_append_summary(std::string_view metrics) {
 
 // --- Touchpoint, end to end ------------------------------------------------------------------
 
-LoadSpec load_spec(const Options& o, const BenchServer& server, std::string key, bool batch, double paced_rate,
-                   std::string id_prefix) {
+LoadSpec load_spec(const Options& o, const boost::asio::ip::tcp::endpoint& endpoint, std::string key, bool batch,
+                   double paced_rate, std::string id_prefix) {
   LoadSpec spec;
-  spec.endpoint = server.endpoint();
+  spec.endpoint = endpoint;
   spec.write_key = std::move(key);
   spec.batch = batch;
   spec.batch_size = o.batch_size;
@@ -160,7 +162,7 @@ Result<Measurement> run_touchpoint(const Options& o, bool batch, double paced_ra
   TP_ASSIGN(auto server, BenchServer::start(dir.path(), o.server_threads, !o.direct));
   TP_ASSIGN(std::string key, server->create_key(storage::KeyKind::kWrite));
   auto started = SteadyClock::now();
-  LoadResult load = run_load(load_spec(o, *server, std::move(key), batch, paced_rate, id_prefix));
+  LoadResult load = run_load(load_spec(o, server->endpoint(), std::move(key), batch, paced_rate, id_prefix));
   double load_seconds = seconds_since(started);
   // Acknowledged means durable in the intake log; wait until the profiles have caught up too.
   std::promise<void> caught_up;
@@ -180,6 +182,50 @@ Result<Phase> touchpoint_phase(const Options& o, std::string name, bool batch, d
   for (int r = 0; r < o.repeat && !interrupted(); ++r) {
     TP_ASSIGN(Measurement m, run_touchpoint(o, batch, paced_rate, fmt::format("{}{}r{}", batch ? "b" : "s",
                                                                                paced_rate > 0 ? "p" : "c", r)));
+    report_run(phase.name, r, o.repeat, m);
+    phase.runs.push_back(std::move(m));
+  }
+  return phase;
+}
+
+// --- The HTTP layer alone --------------------------------------------------------------------
+
+// Answers every request as /v1/track does, without reading it: what Touchpoint's HTTP layer and
+// the load generator cost on these shared cores, the ceiling of the single-event peak.
+class AnswerAtOnce final : public http::Handler {
+ public:
+  void handle(http::Request&&, http::Respond respond) override {
+    respond(http::json_response(http::beast_http::status::ok, R"({"success":true})"));
+  }
+};
+
+Result<Measurement> run_http_floor(const Options& o) {
+  boost::asio::io_context io(static_cast<int>(o.server_threads));
+  AnswerAtOnce handler;
+  MetricsRegistry metrics;
+  auto loopback = boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0);
+  TP_ASSIGN(auto server, http::HttpServer::create(io, loopback, handler, metrics));
+  server->start();
+  std::vector<std::thread> threads;
+  for (unsigned i = 0; i < o.server_threads; ++i) threads.emplace_back([&io] { io.run(); });
+  LoadSpec spec = load_spec(o, server->local_endpoint(), "floor", false, 0, "floor");
+  LoadResult load = run_load(spec);
+  server->stop_accepting();
+  io.stop();
+  for (auto& t : threads) t.join();
+  Measurement m;
+  m.events_per_s = load.events_per_second();
+  m.requests_per_s = load.requests_per_second();
+  m.latency = load.latency;
+  m.errors = load.errors;
+  m.first_error = load.first_error;
+  return m;
+}
+
+Result<Phase> http_floor_phase(const Options& o) {
+  Phase phase{"HTTP layer alone: /v1/track answered unread", {}};
+  for (int r = 0; r < o.repeat && !interrupted(); ++r) {
+    TP_ASSIGN(Measurement m, run_http_floor(o));
     report_run(phase.name, r, o.repeat, m);
     phase.runs.push_back(std::move(m));
   }
@@ -271,12 +317,13 @@ nlohmann::json phase_json(const Phase& p) {
 
 // Every phase's result; a phase left out by --only stays empty.
 struct Results {
-  std::optional<Phase> batch, single, batch_half, single_half, sqlite_small, sqlite_large, sqlite_matched, postgres;
+  std::optional<Phase> batch, single, batch_half, single_half, http_single, sqlite_small, sqlite_large, sqlite_matched,
+      postgres;
 
   std::vector<const Phase*> all() const {
     std::vector<const Phase*> out;
-    for (const auto* p :
-         {&batch, &single, &batch_half, &single_half, &sqlite_small, &sqlite_large, &sqlite_matched, &postgres})
+    for (const auto* p : {&batch, &single, &batch_half, &single_half, &http_single, &sqlite_small, &sqlite_large,
+                          &sqlite_matched, &postgres})
       if (*p) out.push_back(&**p);
     return out;
   }
@@ -313,6 +360,10 @@ Status run_touchpoint_phases(const Options& o, Results& r) {
 }
 
 Status run_baselines(const Options& o, Results& r) {
+  if (o.wants("http")) {
+    std::cerr << "HTTP layer alone, closed loop\n";
+    TP_ASSIGN(r.http_single, http_floor_phase(o));
+  }
   bool postgres = o.wants("postgres") && !o.skip_postgres;
   if (!o.wants("sqlite") && !postgres) return Status::ok();
   std::cerr << "Baselines\n";
@@ -352,6 +403,11 @@ nlohmann::json print_ratios_and_targets(const Options& o, const Results& r) {
     line(r.sqlite_large, r.sqlite_matched ? "" : "   <- compared", "ratio_vs_sqlite_large");
     line(r.sqlite_small, "", "ratio_vs_sqlite_small");
     line(r.postgres, "", "ratio_vs_postgres");
+  }
+  if (r.single && r.http_single) {
+    double v = ratio(r.single->requests_per_s(), r.http_single->requests_per_s());
+    std::cout << fmt::format("\nsingle-event peak divided by the HTTP layer alone (same connections and client): {:.2f}\n", v);
+    out["single_vs_http_layer"] = v;
   }
   std::cout << "\ntargets:\n";
   if (r.batch) {
@@ -402,7 +458,7 @@ int run(const Options& o) {
   summary["message_ids"] = o.ids == IdStyle::kUuid ? "uuid" : "sequential";
   const std::pair<const char*, const std::optional<Phase>*> keys[] = {
       {"batch", &r.batch},           {"single", &r.single},
-      {"batch_half_peak", &r.batch_half}, {"single_half_peak", &r.single_half},
+      {"batch_half_peak", &r.batch_half}, {"single_half_peak", &r.single_half}, {"http_layer_single", &r.http_single},
       {"sqlite_small_commits", &r.sqlite_small}, {"sqlite_large_commits", &r.sqlite_large},
       {"sqlite_matched_commits", &r.sqlite_matched}, {"postgres", &r.postgres}};
   for (const auto& [key, phase] : keys)
@@ -443,7 +499,7 @@ int main(int argc, char** argv) {
                "Touchpoint without the intake log: each request applied to the store before its 200 (the "
                "previous design), for comparison");
   app.add_option("--only", o.only, "Run only these phases (half also runs batch and single, for their peak)")
-      ->check(CLI::IsMember({"batch", "single", "half", "sqlite", "postgres"}))
+      ->check(CLI::IsMember({"batch", "single", "half", "http", "sqlite", "postgres"}))
       ->delimiter(',');
   CLI11_PARSE(app, argc, argv);
   o.ids = ids == "uuid" ? tp::bench::IdStyle::kUuid : tp::bench::IdStyle::kSequential;
