@@ -134,8 +134,8 @@ LoadSpec load_spec(const Options& o, const boost::asio::ip::tcp::endpoint& endpo
   return spec;
 }
 
-// What the client saw, completed with what the server's metrics say about its group commits.
-Measurement measurement(const LoadResult& load, double load_seconds, std::string_view metrics, double bytes_written) {
+// What the client saw.
+Measurement from_load(const LoadResult& load) {
   Measurement m;
   m.events_per_s = load.events_per_second();
   m.requests_per_s = load.requests_per_second();
@@ -146,6 +146,12 @@ Measurement measurement(const LoadResult& load, double load_seconds, std::string
     m.errors = 1;
     m.first_error = "no request was answered";
   }
+  return m;
+}
+
+// What the client saw, completed with what the server's metrics say about its group commits.
+Measurement measurement(const LoadResult& load, double load_seconds, std::string_view metrics, double bytes_written) {
+  Measurement m = from_load(load);
   double commits = metric_value(metrics, "touchpoint_commit_seconds_count");
   double stored = metric_value(metrics, "touchpoint_events_stored_total");
   if (commits > 0) m.events_per_commit = stored / commits;
@@ -213,13 +219,7 @@ Result<Measurement> run_http_floor(const Options& o) {
   server->stop_accepting();
   io.stop();
   for (auto& t : threads) t.join();
-  Measurement m;
-  m.events_per_s = load.events_per_second();
-  m.requests_per_s = load.requests_per_second();
-  m.latency = load.latency;
-  m.errors = load.errors;
-  m.first_error = load.first_error;
-  return m;
+  return from_load(load);
 }
 
 Result<Phase> http_floor_phase(const Options& o) {
