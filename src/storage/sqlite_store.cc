@@ -39,7 +39,7 @@ Status configure(Database& db) {
 struct WriteStatements {
   Statement find_identity, create_profile, primary_user, set_primary_user, link_identity, identities,
       message_id_at, insert_event, upsert_trait, upsert_consent, upsert_group, add_erased,
-      set_intake_position, savepoint, release;
+      set_intake_position, savepoint, release, data_version;
 
   static Result<WriteStatements> prepare(Database& db) {
     WriteStatements s;
@@ -52,6 +52,7 @@ struct WriteStatements {
         "ON CONFLICT(kind, value) DO UPDATE SET profile_id=excluded.profile_id"));
     TP_ASSIGN(s.identities, db.prepare("SELECT kind, value FROM identities WHERE profile_id=? ORDER BY kind, value"));
     TP_ASSIGN(s.message_id_at, db.prepare("SELECT message_id FROM events WHERE seq=?"));
+    TP_ASSIGN(s.data_version, db.prepare("PRAGMA data_version"));
     // One per request in a group commit: prepared, not parsed again each time.
     TP_ASSIGN(s.savepoint, db.prepare("SAVEPOINT part"));
     TP_ASSIGN(s.release, db.prepare("RELEASE part"));
@@ -523,10 +524,14 @@ class SqliteStore final : public Store {
   SqliteStore(std::string path, std::unique_ptr<Database> db, std::unique_ptr<sqlite::Checkpointer> checkpointer)
       : path_(std::move(path)), db_(std::move(db)), checkpointer_(std::move(checkpointer)) {}
 
+  // Read at every begin_write: prepared once.
   Result<std::int64_t> data_version() {
-    TP_ASSIGN(Statement q, db_->prepare("PRAGMA data_version"));
-    TP_ASSIGN(bool row, q.step());
-    return row ? q.column_int(0) : 0;
+    Statement& q = statements_->data_version;
+    auto row = q.step();
+    std::int64_t version = row.is_ok() && *row ? q.column_int(0) : 0;
+    q.reset();
+    if (!row.is_ok()) return row.status();
+    return version;
   }
 
   // Reads every event's key into the deduplication index, sized for them at once.
