@@ -316,7 +316,12 @@ Result<bool> Runner::step() {
   Status s = Status::ok();
   if (!effects_.empty() || cursor != cursor_ || !forgotten.empty() || echo_acked_ != echoed_ || !engagement_.empty() ||
       erasures_checked_) {
-    auto tx = store_.begin_write();
+    // Steps are derived from the event log, which is durable, so their commit need not wait for
+    // the disk: a power cut can only undo steps that run again from the restored position, and
+    // the deliverer sends nothing before its own durable commit, which syncs these rows first
+    // (docs/storage.md, "Deferred runner commits"). An erasure is answered from here: durable.
+    auto tx = store_.begin_write(forgotten.empty() ? storage::JourneyStore::Sync::kDeferred
+                                                   : storage::JourneyStore::Sync::kDurable);
     s = tx.is_ok() ? Status::ok() : tx.status();
     for (const auto& user : forgotten)
       if (s.is_ok()) s = (*tx)->delete_user(user);

@@ -122,6 +122,85 @@ std::string with_template(std::string text, const std::string& name) {
   return text.replace(text.find("TEMPLATE"), 8, name);
 }
 
+// The real journey store, with a note of how each write transaction asked to be synced.
+class SyncNotingStore final : public storage::JourneyStore {
+ public:
+  explicit SyncNotingStore(storage::JourneyStore& inner) : inner_(inner) {}
+  std::vector<Sync> syncs;
+
+  Result<std::unique_ptr<storage::JourneyWrite>> begin_write(Sync sync) override {
+    syncs.push_back(sync);
+    return inner_.begin_write(sync);
+  }
+  Result<int> purge_finished(int limit) override { return inner_.purge_finished(limit); }
+  Result<std::optional<std::int64_t>> meta(std::string_view name) override { return inner_.meta(name); }
+  Result<std::vector<storage::JourneyVersionRow>> versions() override { return inner_.versions(); }
+  Status load(const std::function<void(std::string_view, std::string_view)>& person,
+              const std::function<void(std::string_view)>& instance) override {
+    return inner_.load(person, instance);
+  }
+  Result<std::vector<storage::OutboxRow>> effects_after(std::int64_t after, int limit) override {
+    return inner_.effects_after(after, limit);
+  }
+  Result<std::vector<storage::TaskRow>> open_tasks(std::optional<std::string> assignee, int limit) override {
+    return inner_.open_tasks(std::move(assignee), limit);
+  }
+  Result<std::optional<storage::TaskRow>> complete_task(std::int64_t id, Timestamp now) override {
+    return inner_.complete_task(id, now);
+  }
+  Result<std::vector<storage::DeliveryRow>> due_deliveries(Timestamp now, int limit) override {
+    return inner_.due_deliveries(now, limit);
+  }
+  Result<std::vector<storage::DeliveryRow>> deliveries(std::string_view status, int limit) override {
+    return inner_.deliveries(status, limit);
+  }
+  Result<std::optional<storage::DeliveryRow>> delivery_by_provider_id(std::string_view channel,
+                                                                      std::string_view provider_id) override {
+    return inner_.delivery_by_provider_id(channel, provider_id);
+  }
+  Result<int> retry_failed(std::optional<std::string> key, Timestamp now) override {
+    return inner_.retry_failed(std::move(key), now);
+  }
+  Result<std::vector<storage::StepCount>> step_counts(std::string_view journey) override {
+    return inner_.step_counts(journey);
+  }
+  Result<std::vector<storage::StepCount>> active_by_step(std::string_view journey) override {
+    return inner_.active_by_step(journey);
+  }
+
+ private:
+  storage::JourneyStore& inner_;
+};
+
+// Steps are derived from the durable event log, so the runner commits them without an fsync
+// (docs/storage.md, "Deferred runner commits"); an erasure is answered from its commit, so that
+// one is synced.
+TEST_F(RunnerTest, StepsCommitDeferredAndAnErasureDurably) {
+  using Sync = storage::JourneyStore::Sync;
+  write_journey("nudge.yaml", with_template(kDelayJourney, "later"));
+  SyncNotingStore noting(*journey_store_);
+  std::vector<Problem> problems;
+  auto ws = load_live_workspace((dir_ / "journeys").string(), noting, clock_.now(), problems);
+  ASSERT_TRUE(ws.is_ok()) << ws.status().message();
+  auto runner = std::move(Runner::create(std::move(ws).value(), *store_, noting, clock_, metrics_, nullptr, {})).value();
+  ingest(R"({"type":"identify","userId":"ann","traits":{"email":"ann@example.com"}})");
+  ingest(R"({"type":"track","userId":"ann","event":"Signed Up"})");
+  noting.syncs.clear();  // start-up records are durable; not what this test is about
+  ASSERT_TRUE(runner->run_once().is_ok());
+  clock_.advance(2h);
+  ASSERT_TRUE(runner->run_once().is_ok());
+  EXPECT_EQ(noting.syncs, (std::vector<Sync>{Sync::kDeferred, Sync::kDeferred}));
+  EXPECT_EQ(outbox().size(), 5u);  // enter, hello, later, the task, exit: committed and visible
+
+  noting.syncs.clear();
+  std::promise<Status> erased;
+  runner->erase("ann", [&](Status s) { erased.set_value(s); });
+  ASSERT_TRUE(runner->run_once().is_ok());
+  ASSERT_TRUE(erased.get_future().get().is_ok());
+  EXPECT_EQ(noting.syncs, std::vector<Sync>{Sync::kDurable});
+  EXPECT_TRUE(outbox().empty());
+}
+
 TEST_F(RunnerTest, TimerDueAfterRestartRunsOnceAndTasksCanBeClosed) {
   write_journey("nudge.yaml", with_template(kDelayJourney, "later"));
   restart();

@@ -2,6 +2,8 @@
 // appender thread) and applied to the store behind it (the applier thread). See writer.h.
 #include <fmt/format.h>
 
+#include <chrono>
+
 #include "base/log.h"
 #include "ingest/message_codec.h"
 #include "profiles/writer.h"
@@ -17,6 +19,10 @@ constexpr std::uint64_t kMaxLagBytes = 256ull << 20;
 // spill into the WAL. memory_bench, 2M events: 4 MiB 14.9k events/s, RSS 157 MiB; 16 MiB 15.8k
 // events/s, RSS 225 MiB; 48 MiB (before) spilled gigabytes into the WAL.
 constexpr size_t kMaxBytesPerCommit = 4u << 20;
+// At most one apply starts per millisecond: a commit rewrites every page it touches in the WAL,
+// so at a few thousand events/s, one commit per appender fsync wrote ~18 KB per event, and that
+// write-back was what made the log's own fsyncs slow (docs/storage.md, "Commit spacing").
+constexpr std::chrono::microseconds kMinApplySpacing{1000};
 
 // Entry payload: u8 kind, then for kMessages the encoded messages one after the other and for
 // kErase the userId.
@@ -131,12 +137,15 @@ void ProfileWriter::run_applier() {
     applied = applied_;
   }
   bool synced = true;
+  auto last_start = std::chrono::steady_clock::time_point{};
   while (true) {
     {
       std::unique_lock lock(mu_);
       applier_cv_.wait(lock, [&] { return log_->durable_end() > applied || appender_done_; });
       if (log_->durable_end() <= applied) break;  // the appender is done and everything is applied
+      applier_cv_.wait_until(lock, last_start + kMinApplySpacing, [&] { return appender_done_; });
     }
+    last_start = std::chrono::steady_clock::now();
     if (apply_backlog(applied, synced)) continue;
     // The store failed; the same entries are tried again (they are still in the log).
     std::unique_lock lock(mu_);

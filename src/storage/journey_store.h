@@ -84,7 +84,7 @@ class JourneyWrite {
   virtual Status set_meta(std::string_view name, std::int64_t value) = 0;
   // Inserts or replaces the delivery with this key.
   virtual Status put_delivery(const DeliveryRow& row) = 0;
-  // Durable when it returns ok.
+  // Durable when it returns ok, unless the transaction began with Sync::kDeferred.
   virtual Status commit() = 0;
 };
 
@@ -92,7 +92,13 @@ class JourneyStore {
  public:
   virtual ~JourneyStore() = default;
 
-  virtual Result<std::unique_ptr<JourneyWrite>> begin_write() = 0;
+  // kDurable: the commit is on disk when it returns. kDeferred: it is visible at once and survives
+  // the process being killed, but a power cut may undo it until a later durable commit (any
+  // writer's: it syncs every commit before it) or a checkpoint. Only what can be derived again
+  // from durable input may use it: the journey runner's steps, which it runs again from its
+  // position in the event log (docs/storage.md, "Deferred runner commits").
+  enum class Sync { kDurable, kDeferred };
+  virtual Result<std::unique_ptr<JourneyWrite>> begin_write(Sync sync = Sync::kDurable) = 0;
   // In a transaction of its own: deletes the rows of up to `limit` ended instances, returns how
   // many. Housekeeping, not synced (a purge lost in a crash is done again).
   virtual Result<int> purge_finished(int limit) = 0;

@@ -310,8 +310,9 @@ class SqliteJourneyStore final : public JourneyStore {
     return std::unique_ptr<JourneyStore>(std::move(store));
   }
 
-  Result<std::unique_ptr<JourneyWrite>> begin_write() override {
+  Result<std::unique_ptr<JourneyWrite>> begin_write(Sync sync) override {
     std::unique_lock lock(write_mu_);
+    TP_TRY(set_sync(sync));
     checkpointer_->restart_if_asked(*db_);
     TP_TRY(db_->exec("BEGIN IMMEDIATE"));
     return std::unique_ptr<JourneyWrite>(new SqliteJourneyWrite(*db_, *s_, std::move(lock)));
@@ -319,8 +320,7 @@ class SqliteJourneyStore final : public JourneyStore {
 
   Result<int> purge_finished(int limit) override {
     std::lock_guard lock(write_mu_);
-    // NORMAL in WAL mode: this commit is not synced; the next FULL commit syncs it with its own.
-    TP_TRY(db_->exec("PRAGMA synchronous=NORMAL"));
+    TP_TRY(set_sync(Sync::kDeferred));
     Status s = db_->exec("BEGIN IMMEDIATE");
     std::vector<std::int64_t> ids;
     if (s.is_ok())
@@ -331,7 +331,6 @@ class SqliteJourneyStore final : public JourneyStore {
     }
     if (s.is_ok()) s = db_->exec("COMMIT");
     if (!s.is_ok()) (void)db_->exec("ROLLBACK");
-    TP_TRY(db_->exec("PRAGMA synchronous=FULL"));
     TP_TRY(s);
     return static_cast<int>(ids.size());
   }
@@ -400,6 +399,7 @@ class SqliteJourneyStore final : public JourneyStore {
 
   Result<std::optional<TaskRow>> complete_task(std::int64_t id, Timestamp now) override {
     std::lock_guard lock(write_mu_);
+    TP_TRY(set_sync(Sync::kDurable));
     TP_ASSIGN(Statement update, db_->prepare("UPDATE tasks SET done=? WHERE id=? AND done IS NULL"));
     TP_TRY(update.bind(1, ms(now)).bind(2, id).run());
     TP_ASSIGN(Statement q, db_->prepare(fmt::format("SELECT {} FROM tasks WHERE id=?", kTaskColumns)));
@@ -451,6 +451,7 @@ class SqliteJourneyStore final : public JourneyStore {
 
   Result<int> retry_failed(std::optional<std::string> key, Timestamp now) override {
     std::lock_guard lock(write_mu_);
+    TP_TRY(set_sync(Sync::kDurable));
     TP_ASSIGN(Statement q, db_->prepare(
         "UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt = ?1, updated = ?1 "
         "WHERE status = 'failed' AND (?2 IS NULL OR key = ?2)"));
@@ -484,8 +485,18 @@ class SqliteJourneyStore final : public JourneyStore {
     return out;
   }
 
+  // With write_mu_ held. NORMAL in WAL mode: a commit writes the WAL without syncing it; the next
+  // FULL commit syncs it together with its own.
+  Status set_sync(Sync sync) {
+    if (sync == sync_) return Status::ok();
+    TP_TRY(db_->exec(sync == Sync::kDurable ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL"));
+    sync_ = sync;
+    return Status::ok();
+  }
+
   std::mutex write_mu_;
   std::unique_ptr<Database> db_;  // GUARDED_BY(write_mu_)
+  Sync sync_ = Sync::kDurable;    // GUARDED_BY(write_mu_): the write connection's synchronous mode
   std::unique_ptr<Statements> s_;
   std::mutex read_mu_;
   std::unique_ptr<Database> read_;  // GUARDED_BY(read_mu_)
