@@ -225,7 +225,7 @@ Status timers(const Options& o) {
              "journeys.db {:.0f} B/waiting instance\n",
              t.ingest_s, t.enter_s, t.restore_s, t.db_bytes_per_instance);
   fmt::print("{:<44} {:>10} {:>10} {:>12} {:>8}\n", "system (durability)", "jobs", "drain s", "due steps/s", "ratio");
-  fmt::print("{:<44} {:>10} {:>10.2f} {:>12.0f} {:>8}\n", "touchpoint runner (SQLite WAL, synchronous=FULL)",
+  fmt::print("{:<44} {:>10} {:>10.2f} {:>12.0f} {:>8}\n", "touchpoint runner (SQLite WAL, synchronous=NORMAL)",
              t.due_steps, t.due_s, ours, "1.00");
   fmt::print("then deleting the ended instances' rows (when idle): {:.2f} s, {:.0f}/s; drain and delete: {:.0f}/s\n",
              t.purge_s, t.due_steps / t.purge_s, t.due_steps / (t.due_s + t.purge_s));

@@ -20,8 +20,8 @@ constexpr std::uint64_t kMaxLagBytes = 256ull << 20;
 // events/s, RSS 225 MiB; 48 MiB (before) spilled gigabytes into the WAL.
 constexpr size_t kMaxBytesPerCommit = 4u << 20;
 // At most one apply starts per millisecond: a commit rewrites every page it touches in the WAL,
-// so at a few thousand events/s, one commit per appender fsync wrote ~18 KB per event, and that
-// write-back was what made the log's own fsyncs slow (docs/storage.md, "Commit spacing").
+// so at a few thousand events/s one commit per appender fsync wrote ~18 KB of WAL per event;
+// spaced, several events share each page (docs/storage.md, "Intake log", Commit spacing).
 constexpr std::chrono::microseconds kMinApplySpacing{1000};
 
 // Entry payload: u8 kind, then for kMessages the encoded messages one after the other and for
