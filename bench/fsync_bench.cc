@@ -88,6 +88,7 @@ int run(const Options& o) {
       std::vector<char> page(4096, 'w');
       auto start = SteadyClock::now(), last_sync = start;
       double written = 0;
+      long unwaited = 0;  // bytes written since the last waited write-back (--trickle-kb)
       while (!stop) {
         while (!stop && written < seconds_since(start) * mb * 1e6) {
           state = state * 6364136223846793005ULL + 1442695040888963407ULL;
@@ -95,8 +96,11 @@ int run(const Options& o) {
           if (!write_all(big, page.data(), page.size(), at)) return;
           written += 4096;
           background_written = written;
-          if (o.trickle_kb > 0 && static_cast<long>(written) % (o.trickle_kb * 1024L) == 0)
+          unwaited += 4096;
+          if (o.trickle_kb > 0 && unwaited >= o.trickle_kb * 1024L) {
             ::sync_file_range(big, 0, 0, SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
+            unwaited = 0;
+          }
         }
         if (SteadyClock::now() - last_sync >= std::chrono::milliseconds(o.sync_ms)) {
           ::fdatasync(big);
@@ -156,6 +160,7 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"be", "idle"}))
       ->capture_default_str();
   app.add_option("--trickle-kb", o.trickle_kb, "Background: write back and wait after every this many KB (0: only the fdatasyncs)")
+      ->check(CLI::Range(0, 1 << 20))
       ->capture_default_str();
   app.add_option("--dir", o.dir, "Directory on the disk to measure (default: a temporary one under $TMPDIR)");
   bool quick = false;

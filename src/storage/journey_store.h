@@ -19,6 +19,7 @@
 
 #include "base/clock.h"
 #include "base/status.h"
+#include "storage/sync.h"
 
 namespace tp::storage {
 
@@ -92,12 +93,9 @@ class JourneyStore {
  public:
   virtual ~JourneyStore() = default;
 
-  // kDurable: the commit is on disk when it returns. kDeferred: it is visible at once and survives
-  // the process being killed, but a power cut may undo it until a later durable commit (any
-  // writer's: it syncs every commit before it) or a checkpoint. Only what can be derived again
-  // from durable input may use it: the journey runner's steps, which it runs again from its
+  // storage/sync.h. kDeferred is for the journey runner's steps, which it runs again from its
   // position in the event log (docs/storage.md, "Deferred runner commits").
-  enum class Sync { kDurable, kDeferred };
+  using Sync = storage::Sync;
   virtual Result<std::unique_ptr<JourneyWrite>> begin_write(Sync sync = Sync::kDurable) = 0;
   // In a transaction of its own: deletes the rows of up to `limit` ended instances, returns how
   // many. Housekeeping, not synced (a purge lost in a crash is done again).

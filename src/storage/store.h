@@ -19,6 +19,7 @@
 
 #include "base/clock.h"
 #include "base/status.h"
+#include "storage/sync.h"
 
 namespace tp::storage {
 
@@ -159,11 +160,7 @@ class Store {
  public:
   virtual ~Store() = default;
 
-  // kDurable: commit() returns once the transaction is on disk (fsync). kDeferred: commit()
-  // returns once it is visible to readers and safe from a process crash; it reaches the disk
-  // with the next durable commit or checkpoint, so a power cut may undo it (and every later
-  // commit) as a whole. For writes that can be redone, e.g. from the intake log.
-  enum class Sync { kDurable, kDeferred };
+  using Sync = storage::Sync;  // storage/sync.h
   virtual Result<std::unique_ptr<WriteTransaction>> begin_write(Sync sync = Sync::kDurable) = 0;
   virtual Result<std::unique_ptr<Reader>> open_reader() = 0;
 
