@@ -155,10 +155,10 @@ struct PlainQuery {
 
 Result<PlainQuery> plain_query(RawSqlite& db, std::int64_t profile, std::optional<storage::TimelineCursor> before,
                                int limit) {
-  std::string sql = before ? fmt::format("SELECT body FROM events WHERE profile_id=? AND (ts, seq) < (?, ?) "
-                                         "ORDER BY ts DESC, seq DESC LIMIT {}",
-                                         limit)
-                           : fmt::format("SELECT body FROM events WHERE profile_id=? ORDER BY ts DESC LIMIT {}", limit);
+  // The store's timeline table (docs/storage.md, "Timeline") joined to the events.
+  std::string sql = fmt::format("SELECT e.body FROM timeline t JOIN events e ON e.seq = t.seq WHERE t.profile_id=? {} "
+                                "ORDER BY t.ts DESC, t.seq DESC LIMIT {}",
+                                before ? "AND (t.ts, t.seq) < (?, ?)" : "", limit);
   TP_ASSIGN(StatementPtr statement, db.prepare(sql));
   return PlainQuery{std::move(statement), profile, before};
 }

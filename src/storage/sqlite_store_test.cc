@@ -2,7 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <map>
+#include <numeric>
+#include <random>
 #include <thread>
 
 #include "base/time_format.h"
@@ -28,6 +32,7 @@ class SqliteStoreTest : public ::testing::Test {
     std::filesystem::remove_all(dir_);
   }
   static Timestamp at(const char* iso) { return *parse_iso8601(iso); }
+  static std::int64_t ms_of(Timestamp t) { return t.time_since_epoch().count(); }
 
   std::filesystem::path dir_;
   std::unique_ptr<Store> store_;
@@ -245,6 +250,128 @@ TEST_F(SqliteStoreTest, MergeMovesEverythingAndLaterTraitWins) {
   EXPECT_EQ(rec.traits.at(0).json, "\"Bergen\"");
   EXPECT_EQ(reader->timeline(b, std::nullopt, 10).value().size(), 1u);
   EXPECT_EQ(reader->profile(a).status().code(), StatusCode::kNotFound);
+}
+
+// The timeline is written in bulk (docs/storage.md, "Timeline"): with tiny generations and
+// chunks, events, merges, erasures and rolled-back parts go through many flushes, some halfway
+// through a profile range, and every card reads what a plain model of the profiles says, also
+// from a second store on the same directory (an import beside the server) and after reopening.
+TEST_F(SqliteStoreTest, TimelineMatchesAModelThroughBulkFlushes) {
+  const TimelineOptions tiny{7, 3};
+  store_.reset();
+  store_ = std::move(open_sqlite_store(dir_.string(), tiny)).value();
+  struct Event {
+    std::int64_t ts;
+    std::string body;
+  };
+  std::map<ProfileId, std::vector<Event>> model;  // oldest first
+  std::mt19937 rng(7);
+  std::vector<std::int64_t> times(3000);
+  std::iota(times.begin(), times.end(), 1'000'000);
+  std::shuffle(times.begin(), times.end(), rng);  // distinct event times, not in arrival order
+  size_t next_time = 0;
+  int next_message = 0;
+
+  auto check = [&](Store& store, const char* where) {
+    auto reader = std::move(store.open_reader()).value();
+    for (const auto& [p, events] : model) {
+      std::vector<Event> want = events;
+      std::sort(want.begin(), want.end(), [](const Event& a, const Event& b) { return a.ts > b.ts; });
+      std::vector<Event> got;
+      std::optional<TimelineCursor> cursor;
+      while (true) {
+        auto page = reader->timeline(p, cursor, 4).value();
+        for (const auto& e : page) got.push_back({ms_of(e.timestamp), e.body});
+        if (page.size() < 4) break;
+        cursor = TimelineCursor{page.back().timestamp, page.back().seq};
+      }
+      ASSERT_EQ(got.size(), want.size()) << where << ", profile " << p;
+      for (size_t i = 0; i < got.size(); ++i) {
+        ASSERT_EQ(got[i].ts, want[i].ts) << where << ", profile " << p << ", entry " << i;
+        ASSERT_EQ(got[i].body, want[i].body) << where << ", profile " << p << ", entry " << i;
+      }
+      auto card = reader->profile(p).value();
+      if (!want.empty()) {
+        ASSERT_EQ(ms_of(*card.last_seen), want.front().ts) << where;
+        ASSERT_EQ(ms_of(*card.first_seen), want.back().ts) << where;
+      }
+    }
+  };
+  auto add_event = [&](WriteTransaction& w, ProfileId p, std::vector<Event>& into) {
+    std::string id = "m" + std::to_string(next_message++);
+    Timestamp t = Timestamp(Millis(times.at(next_time++)));
+    std::string body = "{\"m\":\"" + id + "\"}";
+    ASSERT_TRUE(w.insert_event({p, id, "track", "E", t, t, body}).is_ok());
+    into.push_back({ms_of(t), body});
+  };
+
+  for (int round = 0; round < 120; ++round) {
+    Store& store = *store_;
+    auto tx = store.begin_write();
+    auto& w = **tx;
+    std::map<ProfileId, std::vector<Event>> added;
+    if (model.size() < 6 || rng() % 4 == 0) {
+      ProfileId p = *w.create_profile("", at("2026-01-01T00:00:00Z"));
+      model[p];
+    }
+    std::vector<ProfileId> ids;
+    for (const auto& [p, events] : model) ids.push_back(p);
+    const int n = static_cast<int>(rng() % 9);
+    for (int i = 0; i < n; ++i) {
+      ProfileId p = ids[rng() % ids.size()];
+      add_event(w, p, added[p]);
+    }
+    if (rng() % 5 == 0) {  // a request that fails and rolls back to its savepoint
+      ASSERT_TRUE(w.savepoint().is_ok());
+      std::vector<Event> lost;
+      add_event(w, ids[0], lost);
+      ASSERT_TRUE(w.rollback_to_savepoint().is_ok());
+    }
+    std::optional<std::pair<ProfileId, ProfileId>> merged;
+    std::optional<ProfileId> erased;
+    if (ids.size() > 4 && rng() % 7 == 0) {
+      merged = {ids[rng() % ids.size()], ids[rng() % ids.size()]};
+      if (merged->first == merged->second) merged.reset();
+      if (merged) {
+        ASSERT_TRUE(w.merge_profiles(merged->first, merged->second).is_ok());
+        if (rng() % 2) add_event(w, merged->second, added[merged->second]);
+      }
+    } else if (ids.size() > 4 && rng() % 9 == 0) {
+      erased = ids[rng() % ids.size()];
+      ASSERT_TRUE(w.delete_profile(*erased).is_ok());
+    }
+    ASSERT_TRUE(w.commit().is_ok());
+    tx = Result<std::unique_ptr<WriteTransaction>>(std::unique_ptr<WriteTransaction>());
+    for (auto& [p, events] : added) model[p].insert(model[p].end(), events.begin(), events.end());
+    if (merged) {
+      auto& from = model[merged->first];
+      auto& into = model[merged->second];
+      into.insert(into.end(), from.begin(), from.end());
+      model.erase(merged->first);
+    }
+    if (erased) model.erase(*erased);
+    if (round % 10 == 9) check(*store_, "serving");
+    if (round == 60) {  // a second store writes beside the first, flushing as it goes
+      auto other = std::move(open_sqlite_store(dir_.string(), tiny)).value();
+      for (int i = 0; i < 20; ++i) {
+        auto otx = other->begin_write();
+        ProfileId p = ids[static_cast<size_t>(i) % ids.size()];
+        if (!model.count(p)) continue;
+        add_event(**otx, p, model[p]);
+        ASSERT_TRUE((*otx)->commit().is_ok());
+      }
+      check(*store_, "after the second store wrote");
+    }
+  }
+  check(*store_, "at the end");
+  store_.reset();
+  store_ = std::move(open_sqlite_store(dir_.string(), tiny)).value();
+  check(*store_, "reopened");
+  // Flushes happened: most of the events are in the on-disk timeline.
+  auto db = std::move(sqlite::Database::open((dir_ / "touchpoint.db").string(), sqlite::Database::Mode::kReadOnly)).value();
+  auto q = std::move(db->prepare("SELECT count(*) FROM timeline")).value();
+  ASSERT_TRUE(q.step().value());
+  EXPECT_GT(q.column_int(0), 200);
 }
 
 TEST_F(SqliteStoreTest, ReopenKeepsDataAndSchema) {
