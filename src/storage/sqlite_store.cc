@@ -415,9 +415,11 @@ class SqliteWriteTransaction final : public WriteTransaction {
         timeline_.order_flush_to = m.flush_to;
       }
       const auto& order = timeline_.order;
+      // Twice what this transaction adds, too, so that flushes keep up with any rate of events.
+      const size_t budget = timeline_.options.chunk + 2 * changes_.size();
       size_t entries = 0;
       for (auto it = std::lower_bound(order.begin(), order.end(), m.flush_below); it != order.end(); ++it) {
-        if (entries >= timeline_.options.chunk) {
+        if (entries >= budget) {
           m.flush_below = *it;
           last_chunk = false;
           break;

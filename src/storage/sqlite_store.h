@@ -12,7 +12,8 @@ namespace tp::storage {
 // How the store writes new events' timeline entries in bulk (docs/storage.md, "Timeline").
 struct TimelineOptions {
   size_t generation = 65536;  // recent events, held in memory, that start a flush
-  size_t chunk = 1024;        // entries a flush writes per transaction, so no commit waits long
+  size_t chunk = 1024;        // entries a flush writes per transaction (and twice the events the
+                              // transaction adds, so flushes keep up), so no commit waits long
 };
 
 // Opens (creating when needed) `<data_dir>/touchpoint.db` and runs pending schema migrations.

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <filesystem>
 #include <map>
 #include <numeric>
@@ -67,7 +68,7 @@ TEST_F(SqliteStoreTest, CheckpointerCopiesTheWalIntoTheDatabase) {
   const auto db_file = dir_ / "touchpoint.db";
   const auto empty_size = std::filesystem::file_size(db_file);
   for (int i = 0; i < 20; ++i) {
-    auto tx = store_->begin_write(Store::Sync::kDeferred);
+    auto tx = store_->begin_write();
     ASSERT_TRUE(tx.is_ok());
     for (int j = 0; j < 50; ++j) {
       std::string user = "u" + std::to_string(i * 50 + j);
@@ -372,6 +373,51 @@ TEST_F(SqliteStoreTest, TimelineMatchesAModelThroughBulkFlushes) {
   auto q = std::move(db->prepare("SELECT count(*) FROM timeline")).value();
   ASSERT_TRUE(q.step().value());
   EXPECT_GT(q.column_int(0), 200);
+}
+
+// A card read racing the writer's flushes: events are only ever added, so a person's timeline
+// never shrinks from one read to the next and never shows an event twice, whichever flush
+// completed while a read's snapshot was open.
+TEST_F(SqliteStoreTest, TimelineReadsRacingFlushesNeverLoseAnEvent) {
+  store_.reset();
+  store_ = std::move(open_sqlite_store(dir_.string(), TimelineOptions{8, 1})).value();
+  std::vector<ProfileId> people;
+  {
+    auto tx = store_->begin_write();
+    for (int i = 0; i < 4; ++i) people.push_back(*(*tx)->create_profile("", at("2026-01-01T00:00:00Z")));
+    ASSERT_TRUE((*tx)->commit().is_ok());
+  }
+  constexpr int kEvents = 3000;
+  std::atomic<bool> stop{false}, failed{false};
+  std::thread writer([&] {
+    for (int i = 0; i < kEvents && !stop; ++i) {
+      auto tx = store_->begin_write();
+      Timestamp t = Timestamp(Millis(1'000'000 + i));
+      if (!tx.is_ok() || !(*tx)->insert_event({people[static_cast<size_t>(i) % people.size()], "m" + std::to_string(i),
+                                               "track", "E", t, t, "{}"}).is_ok() || !(*tx)->commit().is_ok())
+        failed = true;
+    }
+    stop = true;
+  });
+  struct Join {
+    std::thread& t;
+    std::atomic<bool>& stop;
+    ~Join() {
+      stop = true;
+      t.join();
+    }
+  } join{writer, stop};
+  auto reader = std::move(store_->open_reader()).value();
+  size_t last = 0;
+  for (int reads = 0; !stop || reads < 10; ++reads) {
+    auto page = reader->timeline(people[0], std::nullopt, 1000).value();
+    for (size_t i = 1; i < page.size(); ++i)
+      ASSERT_GT(std::pair(page[i - 1].timestamp, page[i - 1].seq), std::pair(page[i].timestamp, page[i].seq));
+    ASSERT_GE(page.size(), last) << "read " << reads;
+    last = page.size();
+  }
+  EXPECT_FALSE(failed);
+  EXPECT_EQ(reader->timeline(people[0], std::nullopt, 1000).value().size(), static_cast<size_t>(kEvents / 4));
 }
 
 TEST_F(SqliteStoreTest, ReopenKeepsDataAndSchema) {
