@@ -35,6 +35,18 @@ class Statement {
   Result<bool> step();
   // Runs to completion, expecting no rows.
   Status run();
+  // Runs to completion, calling `on_row(*this)` for each row; resets the statement either way.
+  template <typename OnRow>
+  Status each_row(OnRow&& on_row) {
+    while (true) {
+      auto row = step();
+      if (!row.is_ok() || !*row) {
+        reset();
+        return row.status();
+      }
+      on_row(*this);
+    }
+  }
   void reset();
 
   std::int64_t column_int(int i) const { return sqlite3_column_int64(stmt_, i); }

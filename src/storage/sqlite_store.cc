@@ -70,18 +70,9 @@ Result<Statement> prepare_recent_after(Database& db) {
 
 // Adds the events of the connection's snapshot after recent.through(); the caller holds recent.mu.
 Status catch_up_recent(Statement& q, RecentEvents& recent) {
-  q.bind(1, recent.through());
-  while (true) {
-    auto row = q.step();
-    if (!row.is_ok()) {
-      q.reset();
-      return row.status();
-    }
-    if (!*row) break;
-    recent.add(q.column_int(1), {q.column_int(2), q.column_int(0)});
-  }
-  q.reset();
-  return Status::ok();
+  return q.bind(1, recent.through()).each_row([&](const Statement& row) {
+    recent.add(row.column_int(1), {row.column_int(2), row.column_int(0)});
+  });
 }
 
 // Statements of the hot write path, prepared once on the write connection.
@@ -521,19 +512,10 @@ class SqliteReader final : public Reader {
   }
 
   Result<std::vector<LoggedEvent>> events_after(std::int64_t after, int limit) override {
-    auto& q = events_after_;
-    q.bind(1, after).bind(2, std::int64_t{limit});
     std::vector<LoggedEvent> out;
-    while (true) {
-      auto row = q.step();
-      if (!row.is_ok()) {
-        q.reset();
-        return row.status();
-      }
-      if (!*row) break;
-      out.push_back({q.column_int(0), std::string(q.column_text(1)), std::string(q.column_text(2))});
-    }
-    q.reset();
+    TP_TRY(events_after_.bind(1, after).bind(2, std::int64_t{limit}).each_row([&](const Statement& row) {
+      out.push_back({row.column_int(0), std::string(row.column_text(1)), std::string(row.column_text(2))});
+    }));
     return out;
   }
 
@@ -623,18 +605,10 @@ class SqliteReader final : public Reader {
     if (!current) return std::optional<std::vector<TimelineEntry>>();
 
     std::vector<TimelineEntry> out;
-    auto& q = timeline_;
-    q.bind(1, id).bind(2, before.first).bind(3, before.second).bind(4, std::int64_t{limit});
-    while (true) {
-      auto row = q.step();
-      if (!row.is_ok()) {
-        q.reset();
-        return row.status();
-      }
-      if (!*row) break;
-      out.push_back({q.column_int(0), from_ms(q.column_int(1)), std::string(q.column_text(2))});
-    }
-    q.reset();
+    timeline_.bind(1, id).bind(2, before.first).bind(3, before.second).bind(4, std::int64_t{limit});
+    TP_TRY(timeline_.each_row([&](const Statement& row) {
+      out.push_back({row.column_int(0), from_ms(row.column_int(1)), std::string(row.column_text(2))});
+    }));
     for (const Entry& e : candidates) {
       auto& b = event_body_;
       auto row = b.bind(1, e.seq).bind(2, id).step();
