@@ -37,8 +37,6 @@ class RecentEvents {
 
   // Adds an event; one already held (the same seq) is not added twice. Raises through to seq.
   void add(std::int64_t profile, Entry entry);
-  // Marks that every event up to `seq` has been added (a catch-up that read up to it).
-  void caught_up_to(std::int64_t seq);
 
   // The profile's entries with seq in (after, upto], oldest first.
   std::vector<Entry> entries(std::int64_t profile, std::int64_t after, std::int64_t upto) const;
