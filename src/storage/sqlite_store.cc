@@ -283,8 +283,7 @@ class SqliteWriteTransaction final : public WriteTransaction {
         "traits=excluded.traits, updated=excluded.updated WHERE excluded.updated > group_memberships.updated",
         "DELETE FROM group_memberships WHERE profile_id=?1",
         "UPDATE OR REPLACE timeline SET profile_id=?2 WHERE profile_id=?1",
-        "UPDATE events SET profile_id=?2 WHERE seq IN (SELECT seq FROM timeline WHERE profile_id=?2) "
-        "AND profile_id=?1",
+        "UPDATE events SET profile_id=?2 WHERE seq IN (SELECT seq FROM timeline WHERE profile_id=?2) AND profile_id=?1",
         "UPDATE identities SET profile_id=?2 WHERE profile_id=?1",
         "DELETE FROM profiles WHERE id=?1",
     };
