@@ -11,6 +11,9 @@
 #include <cstring>
 #include <filesystem>
 
+#include "base/file.h"
+#include "base/thread.h"
+
 namespace tp::storage {
 namespace {
 
@@ -21,6 +24,8 @@ constexpr size_t kHeader = IntakeLog::kEntryHeaderBytes;
 constexpr std::uint32_t kMaxPayload = 64u << 20;
 // Zeros written ahead of the last entry (at most a segment's size).
 constexpr std::uint64_t kPreallocateBytes = 16ull << 20;
+// Zeros the spare's thread writes, and writes back, at a time.
+constexpr std::int64_t kSpareStep = 256 << 10;
 
 Status io_error(std::string_view what, const std::string& path) {
   return internal_error(fmt::format("intake log: {} {}: {}", what, path, std::strerror(errno)));
@@ -72,11 +77,90 @@ Result<std::unique_ptr<IntakeLog>> IntakeLog::open(const std::string& dir, std::
   if (ec) return internal_error(fmt::format("intake log: cannot create {}: {}", dir, ec.message()));
   auto log = std::unique_ptr<IntakeLog>(new IntakeLog(dir, segment_bytes));
   TP_TRY(log->recover());
+  // A spare that a stop left behind is zeroed again in place: rewriting its blocks costs less
+  // than freeing them and allocating others.
+  int spare = ::open(log->spare_path_.c_str(), O_RDWR | O_CLOEXEC);
+  if (spare >= 0) {
+    log->spare_fd_ = spare;
+    log->spare_ = Spare::kDirty;
+    log->create_spare_ = false;
+  }
+  log->spare_thread_ = std::thread([l = log.get()] {
+    name_this_thread("tp-intake-spare");
+    lower_this_thread_priority();
+    l->prepare_spares();
+  });
   return log;
 }
 
+IntakeLog::IntakeLog(std::string dir, std::uint64_t segment_bytes)
+    : dir_(std::move(dir)),
+      segment_bytes_(segment_bytes),
+      spare_path_(dir_ + "/spare.tmp"),
+      spare_bytes_(segment_bytes + std::min(kPreallocateBytes, segment_bytes)) {}
+
 IntakeLog::~IntakeLog() {
+  {
+    std::lock_guard lock(spare_mu_);
+    stopping_ = true;
+  }
+  spare_cv_.notify_all();
+  if (spare_thread_.joinable()) spare_thread_.join();
+  if (spare_fd_ >= 0) ::close(spare_fd_);
   for (auto& [first, s] : segments_) ::close(s.fd);
+}
+
+void IntakeLog::prepare_spares() {
+  std::unique_lock lock(spare_mu_);
+  while (true) {
+    spare_cv_.wait(lock, [&] {
+      return stopping_ || spare_ == Spare::kDirty || (spare_ == Spare::kNone && create_spare_);
+    });
+    if (stopping_) return;
+    int fd = spare_fd_;
+    if (spare_ == Spare::kNone) {
+      // The first spare since open(); later ones are applied segments (remove_segments).
+      create_spare_ = false;
+      fd = ::open(spare_path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+      if (fd < 0) continue;  // no spare: the appender writes zeros itself, as it goes
+    }
+    spare_ = Spare::kZeroing;
+    spare_fd_ = -1;
+    lock.unlock();
+    Status zeroed = zero_spare(fd, spare_bytes_);
+    lock.lock();
+    if (zeroed.is_ok()) {
+      spare_fd_ = fd;
+      spare_ = Spare::kReady;
+      spare_cv_.notify_all();
+      continue;
+    }
+    ::close(fd);
+    spare_ = Spare::kNone;
+    // Stopping: the next open() zeroes the file again. A failed write: no spare for now.
+    if (!stopping_) (void)::unlink(spare_path_.c_str());
+  }
+}
+
+// Overwrites [0, bytes) with zeros, writing each step back before the next, and syncs it.
+Status IntakeLog::zero_spare(int fd, std::uint64_t bytes) {
+  static const std::string kZeros(kSpareStep, '\0');
+  for (std::uint64_t at = 0; at < bytes;) {
+    if (stopping_) return unavailable("intake log: stopping");
+    size_t n = static_cast<size_t>(std::min<std::uint64_t>(kZeros.size(), bytes - at));
+    ssize_t r = ::pwrite(fd, kZeros.data(), n, static_cast<off_t>(at));
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) return io_error("cannot write", spare_path_);
+    write_back_in_steps(fd, static_cast<std::int64_t>(at), static_cast<std::int64_t>(at) + r, kSpareStep);
+    at += static_cast<std::uint64_t>(r);
+  }
+  if (::fdatasync(fd) != 0) return io_error("cannot fsync", spare_path_);
+  return Status::ok();
+}
+
+void IntakeLog::wait_for_spare() {
+  std::unique_lock lock(spare_mu_);
+  spare_cv_.wait_for(lock, std::chrono::seconds(30), [&] { return spare_ == Spare::kReady; });
 }
 
 std::string IntakeLog::segment_path(std::uint64_t first) const { return fmt::format("{}/{:020}.log", dir_, first); }
@@ -163,12 +247,23 @@ Status IntakeLog::zero(int fd, std::uint64_t from, std::uint64_t to, const std::
 
 Status IntakeLog::start_segment(std::uint64_t first) {
   std::string path = segment_path(first);
-  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  int fd = -1;
+  std::uint64_t allocated = 0;
+  {
+    std::lock_guard lock(spare_mu_);
+    if (spare_ == Spare::kReady && ::rename(spare_path_.c_str(), path.c_str()) == 0) {
+      fd = spare_fd_;
+      spare_fd_ = -1;
+      spare_ = Spare::kNone;
+      allocated = spare_bytes_;
+    }
+  }
+  if (fd < 0) fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0) return io_error("cannot create", path);
   TP_TRY(sync_dir(dir_));
   std::lock_guard lock(mu_);
   segments_[first] = Segment{first, fd};
-  allocated_ = 0;
+  allocated_ = allocated;
   return Status::ok();
 }
 
@@ -324,8 +419,19 @@ Status IntakeLog::drop_applied(std::uint64_t applied) {
 
 Status IntakeLog::remove_segments(const std::vector<Segment>& segments) {
   for (const auto& s : segments) {
-    ::close(s.fd);
     std::string path = segment_path(s.first);
+    {
+      // The spare's thread zeroes it for a later segment.
+      std::lock_guard lock(spare_mu_);
+      if (spare_ == Spare::kNone && !stopping_ && ::rename(path.c_str(), spare_path_.c_str()) == 0) {
+        spare_fd_ = s.fd;
+        spare_ = Spare::kDirty;
+        create_spare_ = false;
+        spare_cv_.notify_all();
+        continue;
+      }
+    }
+    ::close(s.fd);
     if (::unlink(path.c_str()) != 0 && errno != ENOENT) return io_error("cannot delete", path);
   }
   return Status::ok();

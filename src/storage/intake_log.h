@@ -13,17 +13,25 @@
 // it). A torn or corrupt tail (a crash in the middle of a write that was therefore never
 // acknowledged) is zeroed when the log is opened.
 //
+// The next segment is prepared ahead, as `spare.tmp`: a segment that has been applied is renamed
+// to it rather than deleted, and a background thread overwrites it with zeros a step at a time
+// (base/file.h), so that neither zeroing nor the disk's discard of freed blocks happens while an
+// append waits (docs/storage.md, "Intake log", Spare segment).
+//
 // Threading: append() belongs to one thread (the writer's appender); read() and
-// drop_applied() to one other thread (the applier). durable_end() may be read from any thread.
+// drop_applied() to one other thread (the applier); the spare's own thread zeroes it.
+// durable_end() may be read from any thread.
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "base/status.h"
@@ -67,17 +75,26 @@ class IntakeLog {
   // The position of the first entry still on disk.
   std::uint64_t start() const;
 
+  // Waits until a spare segment is ready for the next segment to start on (tests).
+  void wait_for_spare();
+
  private:
   struct Segment {
     std::uint64_t first = 0;  // position of the segment's first byte
     int fd = -1;
   };
 
-  IntakeLog(std::string dir, std::uint64_t segment_bytes) : dir_(std::move(dir)), segment_bytes_(segment_bytes) {}
+  // The spare segment: none; a file whose old entries still need zeros (an applied segment, or
+  // whatever a stop left); being zeroed; ready to become the next segment.
+  enum class Spare { kNone, kDirty, kZeroing, kReady };
+
+  IntakeLog(std::string dir, std::uint64_t segment_bytes);
   Status recover();
   Status start_segment(std::uint64_t first);
-  // Closes and deletes segments already taken out of segments_.
+  // Closes and deletes segments already taken out of segments_, keeping one as the spare.
   Status remove_segments(const std::vector<Segment>& segments);
+  void prepare_spares();  // the spare's thread
+  Status zero_spare(int fd, std::uint64_t bytes);
   static Status zero(int fd, std::uint64_t from, std::uint64_t to, const std::string& path);
   std::string segment_path(std::uint64_t first) const;
 
@@ -89,6 +106,16 @@ class IntakeLog {
   std::uint64_t allocated_ = 0;       // bytes of the last segment written (entries or zeros)
   std::atomic<std::uint64_t> durable_end_{0};
   std::string buffer_;
+
+  const std::string spare_path_;
+  const std::uint64_t spare_bytes_;  // zeros a spare holds: a segment and the preallocation
+  std::mutex spare_mu_;              // guards the spare's state, fd and file name
+  std::condition_variable spare_cv_;
+  Spare spare_ = Spare::kNone;
+  int spare_fd_ = -1;
+  bool create_spare_ = true;  // no spare has been created since open(): make one
+  std::atomic<bool> stopping_{false};
+  std::thread spare_thread_;  // last: started once the rest is set up
 };
 
 }  // namespace tp::storage

@@ -1,6 +1,7 @@
 #include "storage/intake_log.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -33,9 +34,14 @@ class IntakeLogTest : public ::testing::Test {
   }
   std::vector<fs::path> segments() {
     std::vector<fs::path> out;
-    for (const auto& f : fs::directory_iterator(dir_)) out.push_back(f.path());
+    for (const auto& f : fs::directory_iterator(dir_))
+      if (f.path().extension() == ".log") out.push_back(f.path());
     std::sort(out.begin(), out.end());
     return out;
+  }
+  static ino_t inode(const fs::path& path) {
+    struct stat st {};
+    return ::stat(path.c_str(), &st) == 0 ? st.st_ino : 0;
   }
 
   fs::path dir_;
@@ -127,6 +133,44 @@ TEST_F(IntakeLogTest, SegmentsRollAndAreDroppedOnceApplied) {
   ASSERT_TRUE(log->drop_applied(ends[5]).is_ok());  // the last segment always stays
   EXPECT_EQ(segments().size(), 1u);
   EXPECT_FALSE(log->read(0, 100).is_ok());  // dropped
+}
+
+TEST_F(IntakeLogTest, AnAppliedSegmentIsZeroedAndBecomesALaterOne) {
+  auto log = open(/*segment_bytes=*/4096);
+  const fs::path spare = dir_ / "spare.tmp";
+  log->wait_for_spare();
+  const ino_t created_spare = inode(spare);
+  ASSERT_NE(created_spare, 0u);
+  // 1,008 bytes per entry: five fill the first segment, the sixth starts the second on the spare.
+  std::vector<std::uint64_t> ends;
+  for (char c : std::string("abcdef")) ends.push_back(std::move(log->append({std::string(1000, c)})).value()[0]);
+  auto segs = segments();
+  ASSERT_EQ(segs.size(), 2u);
+  EXPECT_EQ(inode(segs[1]), created_spare);
+  EXPECT_FALSE(fs::exists(spare));
+  const ino_t first_segment = inode(segs[0]);
+
+  ASSERT_TRUE(log->drop_applied(ends[4]).is_ok());
+  EXPECT_EQ(segments().size(), 1u);
+  EXPECT_EQ(inode(spare), first_segment);  // kept as the next spare, not deleted
+  log->wait_for_spare();
+  std::ifstream in(spare, std::ios::binary);
+  std::string zeroed((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ASSERT_GE(zeroed.size(), 8192u);  // a segment and its preallocation
+  EXPECT_EQ(zeroed.substr(0, 8192).find_first_not_of('\0'), std::string::npos);
+
+  // The second segment fills; the third starts on the first one's blocks, and none of the old
+  // entries there is read back, also after reopening.
+  for (char c : std::string("klmno")) ends.push_back(std::move(log->append({std::string(1000, c)})).value()[0]);
+  segs = segments();
+  ASSERT_EQ(segs.size(), 2u);
+  EXPECT_EQ(inode(segs[1]), first_segment);
+  log.reset();
+  log = open(4096);
+  EXPECT_EQ(log->durable_end(), ends.back());
+  std::string firsts;
+  for (const auto& p : payloads(*log, ends[4])) firsts += p.front();
+  EXPECT_EQ(firsts, "fklmno");
 }
 
 TEST_F(IntakeLogTest, ResumeLinesAnEmptyLogUpWithTheStore) {

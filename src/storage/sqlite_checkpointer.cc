@@ -1,5 +1,9 @@
 #include "storage/sqlite_checkpointer.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "base/file.h"
 #include "base/thread.h"
 
 namespace tp::storage::sqlite {
@@ -9,7 +13,14 @@ Result<std::unique_ptr<Checkpointer>> Checkpointer::start(const std::string& pat
   // A connection learns that the database is in WAL mode on its first read; until then
   // sqlite3_wal_checkpoint_v2 does nothing and says nothing, and the WAL grows without end.
   TP_TRY(db->exec("SELECT count(*) FROM sqlite_master"));
+  std::int64_t frame_bytes = 0;
+  {
+    TP_ASSIGN(auto page_size, db->prepare("PRAGMA page_size"));
+    TP_TRY(page_size.each_row([&](const Statement& row) { frame_bytes = kWalFrameHeader + row.column_int(0); }));
+  }
   auto c = std::unique_ptr<Checkpointer>(new Checkpointer(std::move(db), restart_frames, interval));
+  c->wal_fd_ = ::open((path + "-wal").c_str(), O_RDONLY | O_CLOEXEC);
+  c->frame_bytes_ = frame_bytes;
   c->thread_ = std::thread([c = c.get(), thread_name] {
     name_this_thread(thread_name);
     lower_this_thread_priority();
@@ -26,6 +37,16 @@ Checkpointer::~Checkpointer() {
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
+  if (wal_fd_ >= 0) ::close(wal_fd_);
+}
+
+void Checkpointer::write_back_wal() {
+  if (wal_fd_ < 0 || frame_bytes_ == 0) return;
+  int from = checkpointed_frames_.load(std::memory_order_relaxed);
+  int to = committed_frames_.load(std::memory_order_relaxed);
+  if (to < from) from = 0;  // the WAL started over
+  auto offset = [&](int frames) { return kWalHeader + frames * frame_bytes_; };
+  write_back_in_steps(wal_fd_, offset(from), offset(to), kWriteBackStep);
 }
 
 void Checkpointer::loop() {
@@ -39,6 +60,7 @@ void Checkpointer::loop() {
     last = std::chrono::steady_clock::now();
     due_ = false;
     lock.unlock();
+    write_back_wal();
     int wal_frames = 0, copied = 0;
     if (sqlite3_wal_checkpoint_v2(db_->handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &wal_frames, &copied) ==
         SQLITE_OK) {
@@ -51,8 +73,9 @@ void Checkpointer::loop() {
   sqlite3_wal_checkpoint_v2(db_->handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
 }
 
-void Checkpointer::watch(Database& writer) {
+void Checkpointer::watch(Database& writer, bool wake) {
   writer_ = writer.handle();
+  wake_ = wake;
   sqlite3_wal_hook(
       writer.handle(),
       [](void* self, sqlite3*, const char*, int frames) {
@@ -66,6 +89,8 @@ void Checkpointer::on_commit(int wal_frames) {
   // Only the writer's thread calls this: last_commit_frames_ is its own.
   int added = wal_frames >= last_commit_frames_ ? wal_frames - last_commit_frames_ : wal_frames;
   last_commit_frames_ = wal_frames;
+  committed_frames_.store(wal_frames, std::memory_order_relaxed);
+  if (!wake_) return;
   // A commit this large is a bulk load behind a backlog: the syncs of its WAL are large anyway,
   // and checkpoints every few ms would copy its pages into the database again and again.
   if (added >= kBulkCommitFrames) return;

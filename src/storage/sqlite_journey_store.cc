@@ -304,6 +304,7 @@ class SqliteJourneyStore final : public JourneyStore {
     TP_TRY(db->exec("PRAGMA journal_size_limit=536870912"));
     TP_TRY(db->exec("PRAGMA wal_autocheckpoint=0"));
     TP_ASSIGN(auto checkpointer, sqlite::Checkpointer::start(path, "tp-journeys-ckpt"));
+    checkpointer->watch(*db, /*wake=*/false);
     auto store = std::unique_ptr<SqliteJourneyStore>(
         new SqliteJourneyStore(std::move(db), std::move(read_db), std::move(checkpointer)));
     store->s_ = std::make_unique<Statements>(std::move(statements));
