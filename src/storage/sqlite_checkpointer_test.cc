@@ -87,5 +87,42 @@ TEST_F(CheckpointerTest, SmallCommitsWakeItAfterEnoughFrames) {
   EXPECT_GT(std::filesystem::file_size(path_), initial) << "the checkpointer did not wake up";
 }
 
+// What the checkpointer copies into the database file is exactly what was committed, where the
+// file grows and where pages are rewritten in place, while it writes the WAL back in steps
+// before each checkpoint.
+TEST_F(CheckpointerTest, WhatItCopiesIsWhatWasCommitted) {
+  auto digest = [](Database& db) {
+    std::string out;
+    auto q = db.prepare("SELECT count(*), group_concat(hex(substr(v, 1, 8)), '') FROM t");
+    EXPECT_TRUE(q.is_ok());
+    EXPECT_TRUE(q->each_row([&](const Statement& row) { out = std::to_string(row.column_int(0)) + ":" + std::string(row.column_text(1)); }).is_ok());
+    return out;
+  };
+  auto checkpointer = Checkpointer::start(path_, "tp-test-ckpt", Checkpointer::kDefaultRestartFrames,
+                                          std::chrono::milliseconds(10));
+  ASSERT_TRUE(checkpointer.is_ok());
+  (*checkpointer)->watch(*db_);
+  insert(2000);  // ~500 pages, 2 MB: the checkpoint extends the file
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::filesystem::file_size(path_) < 2000000u && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ASSERT_GE(std::filesystem::file_size(path_), 2000000u) << "the checkpointer copied nothing";
+  ASSERT_TRUE(db_->exec("UPDATE t SET v = randomblob(1000)").is_ok());  // every page again, in place
+  insert(500);
+  const std::string committed = digest(*db_);
+  checkpointer->reset();  // a last checkpoint copies the rest
+  // The database file alone, without its WAL, holds all of it.
+  const std::string copy = (dir_ / "copy.db").string();
+  std::filesystem::copy_file(path_, copy);
+  auto reopened = Database::open(copy, Database::Mode::kReadWrite);
+  ASSERT_TRUE(reopened.is_ok());
+  auto check = (*reopened)->prepare("PRAGMA integrity_check");
+  ASSERT_TRUE(check.is_ok());
+  std::string integrity;
+  ASSERT_TRUE(check->each_row([&](const Statement& row) { integrity = row.column_text(0); }).is_ok());
+  EXPECT_EQ(integrity, "ok");
+  EXPECT_EQ(digest(**reopened), committed);
+}
+
 }  // namespace
 }  // namespace tp::storage::sqlite
