@@ -173,6 +173,29 @@ TEST_F(IntakeLogTest, AnAppliedSegmentIsZeroedAndBecomesALaterOne) {
   EXPECT_EQ(firsts, "fklmno");
 }
 
+// A stop in the middle of zeroing leaves a spare with old entries in it: the next open zeroes it
+// again before any segment starts on it.
+TEST_F(IntakeLogTest, ASpareLeftByAStopIsZeroedAgainBeforeUse) {
+  const fs::path spare = dir_ / "spare.tmp";
+  {
+    auto log = open(/*segment_bytes=*/4096);
+    log->wait_for_spare();
+  }
+  ino_t left = inode(spare);
+  ASSERT_NE(left, 0u);
+  {
+    std::fstream f(spare, std::ios::in | std::ios::out | std::ios::binary);
+    f << std::string(6000, 'z');  // what a segment's old entries would look like
+  }
+  auto log = open(4096);
+  log->wait_for_spare();
+  EXPECT_EQ(inode(spare), left);  // rewritten in place, not replaced
+  std::ifstream in(spare, std::ios::binary);
+  std::string zeroed((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ASSERT_GE(zeroed.size(), 8192u);
+  EXPECT_EQ(zeroed.substr(0, 8192).find_first_not_of('\0'), std::string::npos);
+}
+
 TEST_F(IntakeLogTest, ResumeLinesAnEmptyLogUpWithTheStore) {
   {
     auto log = open();

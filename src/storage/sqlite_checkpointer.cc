@@ -43,7 +43,7 @@ Checkpointer::~Checkpointer() {
 void Checkpointer::write_back_wal() {
   if (wal_fd_ < 0 || frame_bytes_ == 0) return;
   int from = checkpointed_frames_.load(std::memory_order_relaxed);
-  int to = committed_frames_.load(std::memory_order_relaxed);
+  int to = last_commit_frames_.load(std::memory_order_relaxed);
   if (to < from) from = 0;  // the WAL started over
   auto offset = [&](int frames) { return kWalHeader + frames * frame_bytes_; };
   write_back_in_steps(wal_fd_, offset(from), offset(to), kWriteBackStep);
@@ -86,10 +86,10 @@ void Checkpointer::watch(Database& writer, bool wake) {
 }
 
 void Checkpointer::on_commit(int wal_frames) {
-  // Only the writer's thread calls this: last_commit_frames_ is its own.
-  int added = wal_frames >= last_commit_frames_ ? wal_frames - last_commit_frames_ : wal_frames;
-  last_commit_frames_ = wal_frames;
-  committed_frames_.store(wal_frames, std::memory_order_relaxed);
+  // Only the writer's thread stores last_commit_frames_; the checkpointer's reads it.
+  int last = last_commit_frames_.load(std::memory_order_relaxed);
+  int added = wal_frames >= last ? wal_frames - last : wal_frames;
+  last_commit_frames_.store(wal_frames, std::memory_order_relaxed);
   if (!wake_) return;
   // A commit this large is a bulk load behind a backlog: the syncs of its WAL are large anyway,
   // and checkpoints every few ms would copy its pages into the database again and again.

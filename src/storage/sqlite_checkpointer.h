@@ -70,8 +70,7 @@ class Checkpointer {
   const std::chrono::milliseconds interval_;
   std::atomic<bool> restart_wanted_{false};
   std::atomic<int> checkpointed_frames_{0};  // the WAL's frames at the last checkpoint
-  int last_commit_frames_ = 0;               // the WAL's frames after the writer's last commit
-  std::atomic<int> committed_frames_{0};     // the same, for the checkpointer's thread
+  std::atomic<int> last_commit_frames_{0};   // the WAL's frames after the writer's last commit
   bool wake_ = true;                         // set by watch()
   int wal_fd_ = -1;                          // the WAL, for write_back_wal()
   std::int64_t frame_bytes_ = 0;             // page size + frame header
