@@ -6,6 +6,7 @@
 #include <mutex>
 #include <optional>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "base/crypto.h"
 #include "storage/message_index.h"
@@ -168,6 +169,22 @@ struct Messages {
   }
 };
 
+// The writer's cache of identity -> profile (docs/storage.md, "Identity cache"). It holds
+// committed state only: a transaction bypasses it for the identities it has linked (and for all
+// of them after a merge or an erasure, which empty it), so neither a commit nor a rollback has
+// anything to fix. Another connection's commit empties it too (begin_write).
+struct IdentityCache {
+  static constexpr size_t kCapacity = size_t{1} << 17;  // entries; emptied when full
+  std::unordered_map<std::string, ProfileId> map;
+  std::string key;  // scratch: the kind's byte and the value, reused so that a lookup allocates nothing
+
+  const std::string& key_of(IdentityKind kind, std::string_view value) {
+    key.assign(1, static_cast<char>(kind));
+    key.append(value);
+    return key;
+  }
+};
+
 // The writer's side of the timeline (docs/storage.md, "Timeline"): the recent events it shares
 // with the readers, the marks as last committed, and the profiles of the flush under way.
 struct TimelineWriter {
@@ -181,15 +198,23 @@ struct TimelineWriter {
 class SqliteWriteTransaction final : public WriteTransaction {
  public:
   SqliteWriteTransaction(Database& db, WriteStatements& s, Messages& messages, TimelineWriter& timeline,
-                         std::unique_lock<std::mutex> lock)
-      : db_(db), s_(s), messages_(messages), timeline_(timeline), through_(messages.through),
-        lock_(std::move(lock)) {}
+                         IdentityCache& identities, std::unique_lock<std::mutex> lock)
+      : db_(db), s_(s), messages_(messages), timeline_(timeline), identities_(identities),
+        through_(messages.through), lock_(std::move(lock)) {}
   ~SqliteWriteTransaction() override {
     if (!done_) (void)db_.exec("ROLLBACK");
   }
 
   Result<std::optional<ProfileId>> find_identity(IdentityKind kind, std::string_view value) override {
-    return lookup_identity(s_.find_identity, kind, value);
+    const std::string& key = identities_.key_of(kind, value);
+    if (all_linked_ || (!linked_.empty() && linked_.contains(key))) return lookup_identity(s_.find_identity, kind, value);
+    if (auto hit = identities_.map.find(key); hit != identities_.map.end()) return std::optional(hit->second);
+    TP_ASSIGN(auto found, lookup_identity(s_.find_identity, kind, value));
+    if (found) {
+      if (identities_.map.size() >= IdentityCache::kCapacity) identities_.map.clear();
+      identities_.map.emplace(key, *found);
+    }
+    return found;
   }
 
   Result<ProfileId> create_profile(std::string_view user_id, Timestamp now) override {
@@ -217,6 +242,9 @@ class SqliteWriteTransaction final : public WriteTransaction {
   }
 
   Status link_identity(IdentityKind kind, std::string_view value, ProfileId profile) override {
+    const std::string& key = identities_.key_of(kind, value);
+    identities_.map.erase(key);
+    linked_.insert(key);
     return s_.link_identity.bind(1, static_cast<std::int64_t>(kind)).bind(2, value).bind(3, profile).run();
   }
 
@@ -287,6 +315,7 @@ class SqliteWriteTransaction final : public WriteTransaction {
         "UPDATE identities SET profile_id=?2 WHERE profile_id=?1",
         "DELETE FROM profiles WHERE id=?1",
     };
+    forget_identities();
     TP_TRY(run_all(kSql, from, into));
     changes_.push_back({Change::kMove, from, into, {}});
     return Status::ok();
@@ -303,6 +332,7 @@ class SqliteWriteTransaction final : public WriteTransaction {
         "DELETE FROM identities WHERE profile_id=?1",
         "DELETE FROM profiles WHERE id=?1",
     };
+    forget_identities();
     TP_TRY(run_all(kSql, profile, 0));
     changes_.push_back({Change::kErase, profile, 0, {}});
     return Status::ok();
@@ -444,6 +474,12 @@ class SqliteWriteTransaction final : public WriteTransaction {
     }
   }
 
+  // A merge or an erasure re-points or removes identities the cache may hold.
+  void forget_identities() {
+    identities_.map.clear();
+    all_linked_ = true;
+  }
+
   static std::uint64_t key_of(std::string_view message_id) {
     return static_cast<std::uint64_t>(sqlite::message_key(message_id));
   }
@@ -463,6 +499,9 @@ class SqliteWriteTransaction final : public WriteTransaction {
   WriteStatements& s_;
   Messages& messages_;
   TimelineWriter& timeline_;
+  IdentityCache& identities_;
+  std::unordered_set<std::string> linked_;  // identities this transaction wrote: not from the cache
+  bool all_linked_ = false;                 // after a merge or an erasure: none from the cache
   std::int64_t through_;  // becomes messages_.through at commit
   std::vector<Change> changes_;
   size_t changes_at_savepoint_ = 0;
@@ -730,6 +769,7 @@ class SqliteStore final : public Store {
     // index has not seen; with the write lock held, none can commit until this one ends.
     TP_ASSIGN(std::int64_t version, data_version());
     if (version != messages_.data_version) {
+      identities_.map.clear();
       Status s = messages_.catch_up(*db_);
       if (s.is_ok()) s = catch_up_timeline();
       if (!s.is_ok()) {
@@ -739,7 +779,7 @@ class SqliteStore final : public Store {
       messages_.data_version = version;
     }
     return std::unique_ptr<WriteTransaction>(
-        new SqliteWriteTransaction(*db_, *statements_, messages_, timeline_, std::move(lock)));
+        new SqliteWriteTransaction(*db_, *statements_, messages_, timeline_, identities_, std::move(lock)));
   }
 
   Result<std::unique_ptr<Reader>> open_reader() override { return SqliteReader::open(path_, timeline_.recent); }
@@ -812,6 +852,7 @@ class SqliteStore final : public Store {
   std::unique_ptr<WriteStatements> statements_;  // GUARDED_BY(write_mu_)
   Messages messages_;                            // GUARDED_BY(write_mu_)
   TimelineWriter timeline_;                      // GUARDED_BY(write_mu_); its recent events have their own mutex
+  IdentityCache identities_;                     // GUARDED_BY(write_mu_)
   std::unique_ptr<sqlite::Checkpointer> checkpointer_;  // stopped before db_ closes
 };
 

@@ -193,6 +193,82 @@ TEST_F(SqliteStoreTest, AMessageRolledBackIsNotSeen) {
   EXPECT_FALSE((*tx)->has_message("m-part").value());
 }
 
+// The writer caches identity -> profile; what it answers must always be what the database
+// holds: after a merge, an erasure, a rollback, a savepoint rolled back, and another
+// connection's commit.
+TEST_F(SqliteStoreTest, IdentityLookupsFollowEveryChange) {
+  const Timestamp t = at("2026-01-01T00:00:00Z");
+  auto find = [&](std::string_view user) -> std::optional<ProfileId> {
+    auto tx = store_->begin_write();
+    EXPECT_TRUE(tx.is_ok());
+    auto found = (*tx)->find_identity(IdentityKind::kUser, user);
+    EXPECT_TRUE(found.is_ok()) << found.status().message();
+    EXPECT_TRUE((*tx)->commit().is_ok());
+    return found.is_ok() ? *found : std::nullopt;
+  };
+  ProfileId a, b;
+  {
+    auto tx = store_->begin_write();
+    a = *(*tx)->create_profile("ua", t);
+    b = *(*tx)->create_profile("ub", t);
+    ASSERT_TRUE((*tx)->link_identity(IdentityKind::kUser, "ua", a).is_ok());
+    ASSERT_TRUE((*tx)->link_identity(IdentityKind::kUser, "ub", b).is_ok());
+    ASSERT_TRUE((*tx)->commit().is_ok());
+  }
+  EXPECT_EQ(find("ua"), a);  // cached from here on
+  EXPECT_EQ(find("ua"), a);
+
+  {  // a merge rolled back changes nothing; inside its transaction the lookup sees the merge
+    auto tx = store_->begin_write();
+    ASSERT_TRUE((*tx)->merge_profiles(a, b).is_ok());
+    EXPECT_EQ(*(*tx)->find_identity(IdentityKind::kUser, "ua"), b);
+  }
+  EXPECT_EQ(find("ua"), a);
+
+  {  // a link rolled back to a savepoint
+    auto tx = store_->begin_write();
+    ASSERT_TRUE((*tx)->savepoint().is_ok());
+    ASSERT_TRUE((*tx)->link_identity(IdentityKind::kUser, "ua", b).is_ok());
+    EXPECT_EQ(*(*tx)->find_identity(IdentityKind::kUser, "ua"), b);
+    ASSERT_TRUE((*tx)->rollback_to_savepoint().is_ok());
+    EXPECT_EQ(*(*tx)->find_identity(IdentityKind::kUser, "ua"), a);
+    ASSERT_TRUE((*tx)->commit().is_ok());
+  }
+  EXPECT_EQ(find("ua"), a);
+
+  {  // a merge committed
+    auto tx = store_->begin_write();
+    EXPECT_EQ(*(*tx)->find_identity(IdentityKind::kUser, "ub"), b);
+    ASSERT_TRUE((*tx)->merge_profiles(a, b).is_ok());
+    ASSERT_TRUE((*tx)->commit().is_ok());
+  }
+  EXPECT_EQ(find("ua"), b);
+  EXPECT_EQ(find("ub"), b);
+
+  {  // an erasure committed
+    auto tx = store_->begin_write();
+    ASSERT_TRUE((*tx)->delete_profile(b).is_ok());
+    ASSERT_TRUE((*tx)->commit().is_ok());
+  }
+  EXPECT_EQ(find("ua"), std::nullopt);
+  EXPECT_EQ(find("ub"), std::nullopt);
+
+  ProfileId c;
+  {  // a new link, then another connection (an import beside the server) re-points it
+    auto tx = store_->begin_write();
+    c = *(*tx)->create_profile("uc", t);
+    ASSERT_TRUE((*tx)->link_identity(IdentityKind::kUser, "uc", c).is_ok());
+    ASSERT_TRUE((*tx)->commit().is_ok());
+  }
+  EXPECT_EQ(find("uc"), c);
+  {
+    auto db = std::move(sqlite::Database::open((dir_ / "touchpoint.db").string(), sqlite::Database::Mode::kReadWrite)).value();
+    ASSERT_TRUE(db->exec("INSERT INTO profiles(id, user_id, created_at) VALUES(1000, 'other', 0)").is_ok());
+    ASSERT_TRUE(db->exec("UPDATE identities SET profile_id=1000 WHERE value='uc'").is_ok());
+  }
+  EXPECT_EQ(find("uc"), ProfileId{1000});
+}
+
 // A database of schema version 1 (a UNIQUE index on the messageId text) keeps its events and
 // their deduplication when the store opens it.
 TEST_F(SqliteStoreTest, VersionOneEventsAreMigratedWithTheirKeys) {
