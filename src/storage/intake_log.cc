@@ -46,17 +46,25 @@ std::uint32_t crc(std::string_view s) {
       crc32(crc32(0L, Z_NULL, 0), reinterpret_cast<const Bytef*>(s.data()), static_cast<uInt>(s.size())));
 }
 
-Result<std::string> read_at(int fd, std::uint64_t offset, size_t n, const std::string& path) {
-  std::string out(n, '\0');
+// Reads up to n bytes at offset into buf (grown when short, never shrunk or cleared, so that a
+// reused buffer costs no allocation and no zero fill); the bytes read are its first ones.
+Result<std::string_view> read_into(int fd, std::uint64_t offset, size_t n, const std::string& path, std::string& buf) {
+  if (buf.size() < n) buf.resize(n);
   size_t got = 0;
   while (got < n) {
-    ssize_t r = ::pread(fd, out.data() + got, n - got, static_cast<off_t>(offset + got));
+    ssize_t r = ::pread(fd, buf.data() + got, n - got, static_cast<off_t>(offset + got));
     if (r < 0 && errno == EINTR) continue;
     if (r < 0) return io_error("cannot read", path);
     if (r == 0) break;
     got += static_cast<size_t>(r);
   }
-  out.resize(got);
+  return std::string_view(buf.data(), got);
+}
+
+Result<std::string> read_at(int fd, std::uint64_t offset, size_t n, const std::string& path) {
+  std::string out;
+  TP_ASSIGN(std::string_view got, read_into(fd, offset, n, path, out));
+  out.resize(got.size());
   return out;
 }
 
@@ -367,7 +375,7 @@ Result<std::vector<IntakeLog::Entry>> IntakeLog::read(std::uint64_t from, size_t
     size_t budget = bytes < max_bytes ? max_bytes - bytes : kHeader;
     size_t want = static_cast<size_t>(std::min<std::uint64_t>(seg_end - from, std::max(budget, kHeader)));
     std::string path = segment_path(seg.first);
-    TP_ASSIGN(std::string chunk, read_at(seg.fd, from - seg.first, want, path));
+    TP_ASSIGN(std::string_view chunk, read_into(seg.fd, from - seg.first, want, path, read_buffer_));
     size_t off = 0;
     while (off + kHeader <= chunk.size()) {
       std::uint32_t length = get_u32(chunk.data() + off);
