@@ -33,13 +33,14 @@ class Reader {
     in_.remove_prefix(bytes);
     return v;
   }
-  std::string string() {
+  std::string_view view() {
     auto n = integer(4);
-    if (!ok_ || in_.size() < n) return fail(), std::string();
-    std::string s(in_.substr(0, n));
+    if (!ok_ || in_.size() < n) return fail(), std::string_view();
+    std::string_view s = in_.substr(0, n);
     in_.remove_prefix(n);
     return s;
   }
+  std::string string() { return std::string(view()); }
 
  private:
   std::uint64_t fail() {
@@ -72,9 +73,8 @@ void encode_message(const Message& m, std::string& out) {
   }
 }
 
-Result<Message> decode_message(std::string_view& in) {
+Status decode_message_into(std::string_view& in, Message& m) {
   Reader r(in);
-  Message m;
   auto version = r.integer(1);
   if (r.ok() && version != kVersion)
     return invalid_argument("intake entry: unknown message format version " + std::to_string(version));
@@ -83,9 +83,11 @@ Result<Message> decode_message(std::string_view& in) {
   m.type = static_cast<MessageType>(type);
   m.timestamp = Timestamp(Millis(static_cast<std::int64_t>(r.integer(8))));
   m.received_at = Timestamp(Millis(static_cast<std::int64_t>(r.integer(8))));
+  // assign() keeps a string's memory when it is large enough: no allocation for a reused message.
   for (std::string* s : {&m.message_id, &m.user_id, &m.anonymous_id, &m.event, &m.group_id, &m.previous_id, &m.body})
-    *s = r.string();
+    s->assign(r.view());
   auto traits = r.integer(4);
+  m.traits.clear();
   for (std::uint64_t i = 0; r.ok() && i < traits; ++i) {
     Trait t;
     t.name = r.string();
@@ -93,6 +95,7 @@ Result<Message> decode_message(std::string_view& in) {
     m.traits.push_back(std::move(t));
   }
   auto consent = r.integer(4);
+  m.consent.clear();
   for (std::uint64_t i = 0; r.ok() && i < consent; ++i) {
     std::string category = r.string();
     auto granted = r.integer(1);
@@ -100,6 +103,12 @@ Result<Message> decode_message(std::string_view& in) {
     m.consent.emplace_back(std::move(category), granted == 1);
   }
   if (!r.ok()) return invalid_argument("intake entry: a message is cut short");
+  return Status::ok();
+}
+
+Result<Message> decode_message(std::string_view& in) {
+  Message m;
+  TP_TRY(decode_message_into(in, m));
   return m;
 }
 

@@ -14,5 +14,7 @@ namespace tp::ingest {
 void encode_message(const Message& m, std::string& out);
 // Reads one message from the front of `in` and advances `in` past it.
 Result<Message> decode_message(std::string_view& in);
+// The same into an existing message, every field overwritten, reusing its strings' memory.
+Status decode_message_into(std::string_view& in, Message& m);
 
 }  // namespace tp::ingest

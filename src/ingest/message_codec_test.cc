@@ -54,6 +54,41 @@ TEST(MessageCodecTest, EveryFieldSurvivesTheRoundTrip) {
   EXPECT_TRUE(in.empty());
 }
 
+// The applier decodes into the messages of its last apply: nothing of the earlier message may
+// survive into the later one.
+TEST(MessageCodecTest, DecodingIntoAUsedMessageLeavesNothingOfIt) {
+  Message small;
+  small.type = MessageType::kTrack;
+  small.message_id = "m-2";
+  small.user_id = "u-2";
+  small.event = "Ping";
+  small.timestamp = Timestamp(Millis(5));
+  small.received_at = Timestamp(Millis(6));
+  small.body = "{}";
+  std::string bytes;
+  encode_message(sample(), bytes);
+  encode_message(small, bytes);
+
+  std::string_view in = bytes;
+  Message m;
+  ASSERT_TRUE(decode_message_into(in, m).is_ok());
+  ASSERT_EQ(m.traits.size(), 2u);
+  ASSERT_TRUE(decode_message_into(in, m).is_ok());
+  EXPECT_EQ(m.type, small.type);
+  EXPECT_EQ(m.message_id, small.message_id);
+  EXPECT_EQ(m.user_id, small.user_id);
+  EXPECT_EQ(m.anonymous_id, "");
+  EXPECT_EQ(m.event, small.event);
+  EXPECT_EQ(m.group_id, "");
+  EXPECT_EQ(m.previous_id, "");
+  EXPECT_EQ(m.timestamp, small.timestamp);
+  EXPECT_EQ(m.received_at, small.received_at);
+  EXPECT_TRUE(m.traits.empty());
+  EXPECT_TRUE(m.consent.empty());
+  EXPECT_EQ(m.body, small.body);
+  EXPECT_TRUE(in.empty());
+}
+
 TEST(MessageCodecTest, CutShortOrUnknownInputIsAnError) {
   std::string bytes;
   encode_message(sample(), bytes);

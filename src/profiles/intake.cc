@@ -51,21 +51,25 @@ std::string ProfileWriter::encode_entry(const Job& job) {
   return out;
 }
 
-Result<ProfileWriter::Job> ProfileWriter::decode_entry(std::string_view payload) {
-  Job job;
+Status ProfileWriter::decode_entry(std::string_view payload, Job& job) {
+  std::vector<ingest::Message> messages = std::move(job.messages);
+  job = Job{};
   if (payload.empty()) return invalid_argument("intake entry: empty");
   char kind = payload.front();
   payload.remove_prefix(1);
   if (kind == kErase) {
     job.erase_user_id = std::string(payload);
-    return job;
+    return Status::ok();
   }
   if (kind != kMessages) return invalid_argument(fmt::format("intake entry: unknown kind {}", static_cast<int>(kind)));
-  while (!payload.empty()) {
-    TP_ASSIGN(auto m, ingest::decode_message(payload));
-    job.messages.push_back(std::move(m));
+  size_t n = 0;
+  for (; !payload.empty(); ++n) {
+    if (n == messages.size()) messages.emplace_back();
+    TP_TRY(ingest::decode_message_into(payload, messages[n]));
   }
-  return job;
+  messages.resize(n);
+  job.messages = std::move(messages);
+  return Status::ok();
 }
 
 void ProfileWriter::run_appender() {
@@ -184,19 +188,18 @@ bool ProfileWriter::apply_backlog(std::uint64_t& applied, bool& synced) {
     log::error("intake log read failed", {{"error", entries.status().message()}});
     return false;
   }
-  std::vector<Job> jobs;
-  jobs.reserve(entries->size());
-  for (auto& e : *entries) {
-    auto job = decode_entry(e.payload);
-    if (!job.is_ok()) {
+  std::vector<Job>& jobs = backlog_jobs_;
+  jobs.resize(entries->size());
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    const auto& e = (*entries)[i];
+    Job& job = jobs[i];
+    if (Status why = decode_entry(e.payload, job); !why.is_ok()) {
       // Only a bug can get here (the CRC matched): skip the entry rather than stop all intake.
-      Status why = job.status();
       log::error("intake entry cannot be read; skipped", {{"error", why.message()}, {"intake_position", std::to_string(e.end)}});
       job = Job{};
-      job->outcome.status = why;
+      job.outcome.status = why;
     }
-    job->end = e.end;
-    jobs.push_back(std::move(job).value());
+    job.end = e.end;
   }
   std::uint64_t end = entries->back().end;
   bool sync = log_->can_drop(end);

@@ -117,7 +117,8 @@ class ProfileWriter {
   bool apply_backlog(std::uint64_t& applied, bool& synced);
   void sync_applied(std::uint64_t applied);
   static std::string encode_entry(const Job& job);
-  static Result<Job> decode_entry(std::string_view payload);
+  // Decodes into `job`, which is reset first; its messages keep their memory for reuse.
+  static Status decode_entry(std::string_view payload, Job& job);
   Status apply_job(storage::WriteTransaction& tx, Job& job);
   Status apply_message(storage::WriteTransaction& tx, const ingest::Message& m, WriteOutcome& out);
   Result<storage::ProfileId> resolve(storage::WriteTransaction& tx, const ingest::Message& m);
@@ -152,6 +153,8 @@ class ProfileWriter {
   std::multimap<std::uint64_t, Waiter> waiters_;  // GUARDED_BY(mu_): by entry end position
   bool appender_done_ = false;               // GUARDED_BY(mu_)
   std::function<void()> on_commit_;
+  // The applier's jobs, kept between applies so that decoding reuses their messages' memory.
+  std::vector<Job> backlog_jobs_;
 
   // Keyed hashes of erased people's ids; written by the writer thread only (after start()).
   std::unordered_set<std::string> erased_;
