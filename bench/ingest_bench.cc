@@ -54,7 +54,7 @@ struct Measurement {
   Percentiles latency;         // per request (Touchpoint) or per commit (baselines)
   double events_per_commit = 0;
   double disk_bytes_per_event = 0;  // written to the data directory's disk during the run; 0: not known
-  double writer_busy = 0;  // Touchpoint: share of the run the writer spent in group commits
+  double writer_busy = 0;  // Touchpoint: share of the time until all was applied the writer spent in group commits
   double applied_per_s = 0;  // Touchpoint: events applied to the profiles per second, load + catching up
   std::string log_appends;   // Touchpoint with the intake log: how long its appends took
   long long errors = 0;
@@ -150,13 +150,15 @@ Measurement from_load(const LoadResult& load) {
 }
 
 // What the client saw, completed with what the server's metrics say about its group commits.
-Measurement measurement(const LoadResult& load, double load_seconds, std::string_view metrics, double bytes_written) {
+// `seconds`: from the first request until the store had applied everything, the span the
+// server's commit-time sum covers.
+Measurement measurement(const LoadResult& load, double seconds, std::string_view metrics, double bytes_written) {
   Measurement m = from_load(load);
   double commits = metric_value(metrics, "touchpoint_commit_seconds_count");
   double stored = metric_value(metrics, "touchpoint_events_stored_total");
   if (commits > 0) m.events_per_commit = stored / commits;
   if (stored > 0) m.disk_bytes_per_event = bytes_written / stored;
-  m.writer_busy = metric_value(metrics, "touchpoint_commit_seconds_sum") / load_seconds;
+  m.writer_busy = metric_value(metrics, "touchpoint_commit_seconds_sum") / seconds;
   return m;
 }
 
@@ -169,7 +171,6 @@ Result<Measurement> run_touchpoint(const Options& o, bool batch, double paced_ra
   TP_ASSIGN(std::string key, server->create_key(storage::KeyKind::kWrite));
   auto started = SteadyClock::now();
   LoadResult load = run_load(load_spec(o, server->endpoint(), std::move(key), batch, paced_rate, id_prefix));
-  double load_seconds = seconds_since(started);
   // Acknowledged means durable in the intake log; wait until the profiles have caught up too.
   std::promise<void> caught_up;
   server->writer().when_applied([&](const profiles::WriteOutcome&) { caught_up.set_value(); });
@@ -177,7 +178,7 @@ Result<Measurement> run_touchpoint(const Options& o, bool batch, double paced_ra
   double applied_seconds = seconds_since(started);
   std::string metrics = server->metrics().render();
   server.reset();  // stop before the directory goes
-  Measurement m = measurement(load, load_seconds, metrics, static_cast<double>(device_write_bytes(dir.path()) - written_before));
+  Measurement m = measurement(load, applied_seconds, metrics, static_cast<double>(device_write_bytes(dir.path()) - written_before));
   m.applied_per_s = metric_value(metrics, "touchpoint_events_stored_total") / applied_seconds;
   m.log_appends = log_append_summary(metrics);
   return m;
