@@ -121,6 +121,25 @@ TEST_P(ProfileWriterTest, ADurableAcknowledgementComesFirstAndTheCardWaitsForThe
   EXPECT_EQ(again.duplicates, 1);
 }
 
+// With the log, each apply decodes into the messages of the one before (profiles/intake.cc):
+// a smaller request after a larger one holds only its own messages and fields.
+TEST_P(ProfileWriterTest, ARequestAfterALargerOneCarriesNothingOfIt) {
+  writer_->start();
+  std::vector<ingest::Message> three;
+  for (const char* json : {R"({"type":"identify","userId":"u6","messageId":"r1","traits":{"plan":"gold"}})",
+                           R"({"type":"track","userId":"u6","event":"A","messageId":"r2"})",
+                           R"({"type":"track","userId":"u6","event":"B","messageId":"r3"})"})
+    three.push_back(std::move(message(json).front()));
+  EXPECT_EQ(writer_->submit_and_wait(std::move(three)).stored, 3);
+  auto one = writer_->submit_and_wait(message(R"({"type":"identify","userId":"u7","messageId":"r4"})"));
+  EXPECT_EQ(one.stored, 1);
+  EXPECT_EQ(one.duplicates, 0);
+  auto reader = std::move(store_->open_reader()).value();
+  auto u7 = std::move(reader->find_identity(storage::IdentityKind::kUser, "u7")).value();
+  ASSERT_TRUE(u7.has_value());
+  EXPECT_TRUE(std::move(reader->profile(*u7)).value().traits.empty());
+}
+
 // What a crash leaves: entries acknowledged (fsynced in the log) that the store never applied.
 // The next writer applies them, once, and the store remembers how far it got.
 TEST(ProfileWriterRecoveryTest, AcknowledgedEntriesInTheLogAreAppliedAtTheNextStart) {

@@ -63,7 +63,7 @@ class IntakeLog {
 
   // Entries starting at `from` (a position returned by append or an entry's end), up to about
   // `max_bytes` of payload (at least one entry when there is one), never past durable_end().
-  // One caller at a time.
+  // One caller at a time (the applier): the entries are read through one reused buffer.
   Result<std::vector<Entry>> read(std::uint64_t from, size_t max_bytes);
 
   // Deletes the segments that hold only entries before `applied`.
@@ -107,7 +107,7 @@ class IntakeLog {
   std::uint64_t allocated_ = 0;       // bytes of the last segment written (entries or zeros)
   std::atomic<std::uint64_t> durable_end_{0};
   std::string buffer_;
-  std::string read_buffer_;  // read()'s, reused; read() has one caller at a time (the applier)
+  std::string read_buffer_;  // read()'s, reused
 
   const std::string spare_path_;
   const std::uint64_t spare_bytes_;  // zeros a spare holds: a segment and the preallocation
